@@ -1,0 +1,193 @@
+"""The 8 WeChat OCR kinds, declared once: fields, date fields, positions, lists, schemas.
+
+Every table ocr-frames produces for a kind has exactly :func:`schema` (kind) as its Arrow
+schema, whatever the batch contains (even an all-error batch).  Column names are the
+platform's JSON keys; nested objects are flattened by joining keys with ``_``
+(``img_size_w``, ``card_position_front_pos_left_top_x``).  List fields (``comm`` items,
+``menu`` menu_items) are ``list<struct>`` columns whose struct fields are already flat
+(``text``, ``pos_left_top_x``, ...), so :func:`ocr_frames.explode` yields
+``items_text``, ``items_pos_left_top_x``, ``menu_items_price``...
+
+Date fields become ``date32`` columns; where the platform's string cannot be parsed the
+date is null and the original string is kept in ``<field>_raw`` (null otherwise).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import pyarrow as pa
+
+__all__ = [
+    "KINDS",
+    "STATUS_COLUMNS",
+    "KindSpec",
+    "check_kind",
+    "schema",
+    "spec",
+]
+
+CORNERS: Final = ("left_top", "right_top", "right_bottom", "left_bottom")
+
+#: Columns every table carries, after the kind's own fields.
+STATUS_COLUMNS: Final = ("errcode", "errmsg", "rid", "sha256", "cached")
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """Declarative description of one kind's answer."""
+
+    name: str
+    title: str
+    #: plain string fields, in the platform's order
+    strings: tuple[str, ...]
+    #: fields holding a date string, parsed into ``date32`` (+ ``<field>_raw``)
+    dates: tuple[str, ...] = ()
+    #: objects of the form ``{"pos": {corner: {x, y}}}`` (flattened into 8 int32 columns)
+    positions: tuple[str, ...] = ()
+    #: whether the answer has ``img_size: {w, h}``
+    img_size: bool = False
+    #: name of the list field, if any, and the (flat) struct of its items
+    list_field: str | None = None
+    list_item: pa.StructType | None = None
+    #: idcard ``valid_date`` "YYYYMMDD-YYYYMMDD|长期": split into start/end dates
+    validity_field: str | None = None
+
+
+def _quad_fields(prefix: str) -> list[pa.Field]:
+    return [
+        pa.field(f"{prefix}_{corner}_{axis}", pa.int32()) for corner in CORNERS for axis in "xy"
+    ]
+
+
+COMM_ITEM: Final = pa.struct([pa.field("text", pa.string()), *_quad_fields("pos")])
+MENU_ITEM: Final = pa.struct([pa.field("name", pa.string()), pa.field("price", pa.float64())])
+
+_SPECS: Final[tuple[KindSpec, ...]] = (
+    KindSpec(
+        "idcard",
+        "身份证 (resident ID card)",
+        strings=("type", "name", "id", "addr", "gender", "nationality", "valid_date"),
+        validity_field="valid_date",
+    ),
+    KindSpec("bankcard", "银行卡 (bank card)", strings=("number",)),
+    KindSpec(
+        "driving",
+        "行驶证 (vehicle registration certificate)",
+        strings=(
+            "plate_num",
+            "vehicle_type",
+            "owner",
+            "addr",
+            "use_character",
+            "model",
+            "vin",
+            "engine_num",
+            "plate_num_b",
+            "record",
+            "passengers_num",
+            "total_quality",
+            "prepare_quality",
+            "overall_size",
+        ),
+        dates=("register_date", "issue_date"),
+        positions=("card_position_front", "card_position_back"),
+        img_size=True,
+    ),
+    KindSpec(
+        "drivinglicense",
+        "驾驶证 (driver's licence)",
+        strings=("id_num", "name", "sex", "nationality", "address", "car_class", "official_seal"),
+        dates=("birth_date", "issue_date", "valid_from", "valid_to"),
+    ),
+    KindSpec(
+        "bizlicense",
+        "营业执照 (business licence)",
+        strings=(
+            "reg_num",
+            "serial",
+            "legal_representative",
+            "enterprise_name",
+            "type_of_organization",
+            "address",
+            "type_of_enterprise",
+            "business_scope",
+            "registered_capital",
+            "paid_in_capital",
+            "valid_period",
+        ),
+        dates=("registered_date",),
+        positions=("cert_position",),
+        img_size=True,
+    ),
+    KindSpec(
+        "comm",
+        "通用印刷体 (printed text)",
+        strings=(),
+        img_size=True,
+        list_field="items",
+        list_item=COMM_ITEM,
+    ),
+    KindSpec("platenum", "车牌 (licence plate)", strings=("number",)),
+    KindSpec(
+        "menu",
+        "菜单 (menu)",
+        strings=(),
+        list_field="menu_items",
+        list_item=MENU_ITEM,
+    ),
+)
+
+_BY_NAME: Final = {s.name: s for s in _SPECS}
+
+#: The 8 kinds, in the order of the platform's documentation.
+KINDS: Final[tuple[str, ...]] = tuple(s.name for s in _SPECS)
+
+
+def check_kind(kind: str) -> str:
+    """Return ``kind`` if it is one of :data:`KINDS`, else raise ConfigurationError."""
+    if kind not in _BY_NAME:
+        from ._errors import ConfigurationError
+
+        raise ConfigurationError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    return kind
+
+
+def spec(kind: str) -> KindSpec:
+    """The :class:`KindSpec` of ``kind``."""
+    return _BY_NAME[check_kind(kind)]
+
+
+def _build_schema(s: KindSpec) -> pa.Schema:
+    fields: list[pa.Field] = [pa.field(name, pa.string()) for name in s.strings]
+    if s.validity_field:
+        fields += [
+            pa.field(f"{s.validity_field}_start", pa.date32()),
+            pa.field(f"{s.validity_field}_end", pa.date32()),
+            pa.field(f"{s.validity_field}_long_term", pa.bool_()),
+        ]
+    for name in s.dates:
+        fields += [pa.field(name, pa.date32()), pa.field(f"{name}_raw", pa.string())]
+    for name in s.positions:
+        fields += _quad_fields(f"{name}_pos")
+    if s.img_size:
+        fields += [pa.field("img_size_w", pa.int32()), pa.field("img_size_h", pa.int32())]
+    if s.list_field and s.list_item is not None:
+        fields.append(pa.field(s.list_field, pa.list_(s.list_item)))
+    fields += [
+        pa.field("errcode", pa.int64()),
+        pa.field("errmsg", pa.string()),
+        pa.field("rid", pa.string()),
+        pa.field("sha256", pa.string()),
+        pa.field("cached", pa.bool_()),
+    ]
+    return pa.schema(fields, metadata={b"ocr_frames.kind": s.name.encode()})
+
+
+_SCHEMAS: Final = {s.name: _build_schema(s) for s in _SPECS}
+
+
+def schema(kind: str) -> pa.Schema:
+    """The Arrow schema of every table produced for ``kind``."""
+    return _SCHEMAS[check_kind(kind)]
