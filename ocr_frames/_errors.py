@@ -120,7 +120,8 @@ class OCRError(Exception):
         self.rid = rid
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.message!r}, errcode={self.errcode!r}, rid={self.rid!r})"
+        name = type(self).__name__
+        return f"{name}({self.message!r}, errcode={self.errcode!r}, rid={self.rid!r})"
 
     def __str__(self) -> str:
         parts = [self.message]

@@ -1,0 +1,57 @@
+"""ocr-frames: a dataframe column of document images in, a clean typed table out.
+
+>>> import ocr_frames as of
+>>> df = of.recognize(paths, "idcard", engine=of.WeChatEngine.from_env())  # doctest: +SKIP
+>>> of.write_parquet(df, "ids.parquet")                                   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from ._errors import (
+    AuthError,
+    ConfigurationError,
+    ImageError,
+    OCRError,
+    QuotaExceeded,
+    RateLimited,
+    RecognitionError,
+    TransportError,
+)
+from ._version import __version__
+from .engine import BaseEngine, Engine, RetryPolicy, WeChatEngine
+from .flatten import explode
+from .kinds import KINDS, schema
+from .pipeline import RunSummary, arecognize, recognize, recognize_to_parquet, write_parquet
+from .shortcuts import bankcard, bizlicense, comm, driving, drivinglicense, idcard, menu, platenum
+
+__all__ = [
+    "KINDS",
+    "AuthError",
+    "BaseEngine",
+    "ConfigurationError",
+    "Engine",
+    "ImageError",
+    "OCRError",
+    "QuotaExceeded",
+    "RateLimited",
+    "RecognitionError",
+    "RetryPolicy",
+    "RunSummary",
+    "TransportError",
+    "WeChatEngine",
+    "__version__",
+    "arecognize",
+    "bankcard",
+    "bizlicense",
+    "comm",
+    "driving",
+    "drivinglicense",
+    "explode",
+    "idcard",
+    "menu",
+    "platenum",
+    "recognize",
+    "recognize_to_parquet",
+    "schema",
+    "write_parquet",
+]

@@ -1,0 +1,178 @@
+"""The ``ocr-frames`` command: argument parsing only; every command is one library call.
+
+Exit codes: 0 every row answered (per-row errors are data), 2 usage or configuration
+error, 3 stopped by quota (partial output written), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from ._errors import LOCAL_CODES, PLATFORM_CODES, OCRError
+from ._version import __version__
+from .kinds import KINDS, schema, spec
+
+EXIT_OK, EXIT_USAGE, EXIT_QUOTA, EXIT_INTERRUPTED = 0, 2, 3, 130
+
+RUN_EPILOG = """\
+credentials (WeChat engine) come from the environment, never from the command line:
+  WECHAT_APPID + WECHAT_SECRET   token via /cgi-bin/stable_token (recommended)
+  WECHAT_ACCESS_TOKEN            a fixed token instead
+  WECHAT_BASE_URL                a proxy or the emulator (same as --base-url)
+
+examples:
+  ocr-frames run scans/ --kind idcard --out ids.parquet
+  ocr-frames run images.csv --column path --kind bankcard --out cards.parquet --concurrency 32
+  find . -name '*.jpg' | ocr-frames run - --kind comm --out text.parquet
+
+exit codes: 0 all rows answered (per-row errors are data), 2 usage/configuration error,
+3 stopped by quota (partial output written; rerun tomorrow to finish, cached rows are free)
+"""
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ocr-frames",
+        description="Turn a column of document images into a typed Parquet table.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="log more (-v info, -vv debug)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser(
+        "run",
+        help="recognise every image of INPUT and write a Parquet file",
+        description="Recognise every image of INPUT and write one typed row per image.",
+        epilog=RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument(
+        "input",
+        metavar="INPUT",
+        help="a folder of images (recursive), a .csv/.tsv/.parquet/.jsonl file, or - for stdin",
+    )
+    run.add_argument("--kind", "-k", required=True, choices=KINDS, help="document kind")
+    run.add_argument("--out", "-o", required=True, metavar="OUT.parquet", help="output file")
+    run.add_argument("--column", "-c", help="column holding paths/URLs (table inputs)")
+    run.add_argument("--engine", choices=("wechat", "local"), default="wechat")
+    run.add_argument("--base-url", help="WeChat API base URL (proxy or emulator)")
+    run.add_argument("--appid", help="WeChat appid (else WECHAT_APPID)")
+    run.add_argument("--token-endpoint", choices=("stable_token", "token"), default="stable_token")
+    cache = run.add_mutually_exclusive_group()
+    cache.add_argument("--cache-dir", help="cache folder (default: the user cache dir)")
+    cache.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    run.add_argument("--concurrency", type=int, default=16, help="parallel calls (default 16)")
+    run.add_argument("--rate-limit", type=float, help="max calls per second, all workers")
+    run.add_argument(
+        "--url-mode",
+        choices=("download", "passthrough"),
+        default="download",
+        help="download URLs here and hash them (default), or pass img_url to the platform",
+    )
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    sub.add_parser("kinds", help="list the document kinds and their columns")
+    sub.add_parser("codes", help="list the error codes (platform and local)")
+
+    demo = sub.add_parser(
+        "demo", help="run every kind on the bundled sample images (no account needed)"
+    )
+    demo.add_argument("--samples", default="sample_data", help="sample folder")
+    demo.add_argument("--out", default="out/demo", help="output folder")
+    return parser
+
+
+def _engine(args: argparse.Namespace) -> object:
+    if args.engine == "local":
+        from ._errors import ConfigurationError
+
+        raise ConfigurationError("the local engine is not available in this version yet")
+    from .engine import WeChatEngine
+
+    return WeChatEngine.from_env(
+        appid=args.appid, base_url=args.base_url, token_endpoint=args.token_endpoint
+    )
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from ._inputs import read_images
+    from .pipeline import recognize_to_parquet
+
+    if args.concurrency < 1:
+        raise SystemExit("ocr-frames run: error: --concurrency must be >= 1")
+    images = read_images(args.input, column=args.column)
+    summary = recognize_to_parquet(
+        images,
+        args.kind,
+        args.out,
+        engine=_engine(args),  # type: ignore[arg-type]
+        cache_dir=False if args.no_cache else args.cache_dir,
+        concurrency=args.concurrency,
+        rate_limit=args.rate_limit,
+        progress=not args.no_progress,
+        url_mode=args.url_mode,
+    )
+    print(f"{summary.line()}; wrote {summary.output}", file=sys.stderr)
+    if summary.stopped:
+        print(
+            "stopped by quota: the file holds every row, unfinished ones with errcode 900011; "
+            "rerun the same command when quota is back (answered rows are cached)",
+            file=sys.stderr,
+        )
+        return EXIT_QUOTA
+    return EXIT_OK
+
+
+def _cmd_kinds() -> int:
+    for kind in KINDS:
+        print(f"{kind:15} {spec(kind).title}")
+        print(f"{'':15} columns: {', '.join(schema(kind).names)}")
+    return EXIT_OK
+
+
+def _cmd_codes() -> int:
+    for table, origin in ((PLATFORM_CODES, "platform"), (LOCAL_CODES, "local")):
+        for code, text in table.items():
+            print(f"{code:>7}  {origin:8}  {text}")
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(args.samples, args.out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``ocr-frames`` console script."""
+    args = _build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        if args.command == "run":
+            return _cmd_run(args)
+        if args.command == "kinds":
+            return _cmd_kinds()
+        if args.command == "codes":
+            return _cmd_codes()
+        return _cmd_demo(args)
+    except OCRError as exc:
+        from ._errors import QuotaExceeded
+
+        print(f"ocr-frames: error: {exc}", file=sys.stderr)
+        return EXIT_QUOTA if isinstance(exc, QuotaExceeded) else EXIT_USAGE
+    except KeyboardInterrupt:
+        print("ocr-frames: interrupted; answered rows are cached, rerun to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

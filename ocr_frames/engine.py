@@ -1,0 +1,314 @@
+"""Engines and the call pool shared by all of them.
+
+An *engine* turns one image into one answer dict (see ``docs/architecture.md``).  It makes
+exactly one attempt per call; everything about *how many* calls run, how fast, and what
+happens on a transient failure lives here, in :class:`CallPool`, so every engine gets the
+same bounded concurrency, global rate limit, retries with back-off and quota handling.
+
+Engine protocol::
+
+    class Engine(Protocol):
+        identity: str                         # goes into the cache key; never a secret
+        async def arecognize(self, kind, image=None, *, img_url=None) -> dict
+        async def aclose(self) -> None
+
+Engines built on :class:`BaseEngine` also get synchronous ``recognize_one(image, kind)``
+and ``recognize_many(images, kind)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal, Protocol, runtime_checkable
+
+from ._errors import (
+    CONFIG_CODES,
+    E_TRANSPORT,
+    QUOTA_CODES,
+    RETRYABLE_CODES,
+    ConfigurationError,
+    OCRError,
+    error_for_code,
+)
+from ._runner import run_sync
+from .kinds import check_kind
+
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "BaseEngine",
+    "CallPool",
+    "Engine",
+    "RetryPolicy",
+    "WeChatEngine",
+]
+
+DEFAULT_CONCURRENCY: Final = 16
+Answer = dict[str, Any]
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """What the pipeline needs from an OCR engine."""
+
+    @property
+    def identity(self) -> str: ...
+
+    async def arecognize(
+        self, kind: str, image: bytes | None = None, *, img_url: str | None = None
+    ) -> Answer: ...
+
+    async def aclose(self) -> None: ...
+
+
+class BaseEngine:
+    """Sync conveniences for any engine implementing ``arecognize``/``aclose``."""
+
+    @property
+    def identity(self) -> str:
+        raise NotImplementedError
+
+    async def arecognize(
+        self, kind: str, image: bytes | None = None, *, img_url: str | None = None
+    ) -> Answer:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        return None
+
+    def recognize_one(self, image: bytes, kind: str) -> Answer:
+        """Recognise one image synchronously (one attempt, no cache, no retries)."""
+
+        async def one() -> Answer:
+            try:
+                return await self.arecognize(kind, image)
+            finally:
+                await self.aclose()
+
+        return run_sync(one())
+
+    def recognize_many(
+        self, images: Sequence[bytes], kind: str, *, concurrency: int = DEFAULT_CONCURRENCY
+    ) -> list[Answer]:
+        """Recognise several images concurrently, with retries (no cache)."""
+
+        async def many() -> list[Answer]:
+            pool = CallPool(self, kind, concurrency=concurrency)
+            try:
+                return list(await asyncio.gather(*(pool.call(img) for img in images)))
+            finally:
+                await self.aclose()
+
+        return run_sync(many())
+
+
+class WeChatEngine(BaseEngine):
+    """The WeChat OCR API as an engine.
+
+    Credentials are either ``appid`` + ``secret`` (token via ``/cgi-bin/stable_token``, or
+    ``/cgi-bin/token`` with ``token_endpoint="token"``) or a fixed ``access_token``.
+    ``base_url`` points at a proxy or at :class:`ocr_frames.testing.WeChatEmulator`.
+    """
+
+    def __init__(
+        self,
+        *,
+        appid: str | None = None,
+        secret: str | None = None,
+        access_token: str | None = None,
+        base_url: str | None = None,
+        token_endpoint: Literal["stable_token", "token"] = "stable_token",
+        timeout: float = 30.0,
+        client_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        from .wechat import DEFAULT_BASE_URL
+
+        if not access_token and not (appid and secret):
+            raise ConfigurationError(
+                "WeChatEngine needs appid and secret, or access_token "
+                "(or use WeChatEngine.from_env() with WECHAT_APPID/WECHAT_SECRET)"
+            )
+        self._appid = appid
+        self._secret = secret
+        self._access_token = access_token
+        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        self._token_endpoint = token_endpoint
+        self._timeout = timeout
+        self._client_options = dict(client_options or {})
+        self._client: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> WeChatEngine:
+        """Build from ``WECHAT_APPID``, ``WECHAT_SECRET`` (or ``WECHAT_ACCESS_TOKEN``) and
+        ``WECHAT_BASE_URL``; keyword arguments override the environment."""
+        env = os.environ if env is None else env
+        kwargs: dict[str, Any] = {
+            "appid": env.get("WECHAT_APPID") or None,
+            "secret": env.get("WECHAT_SECRET") or None,
+            "access_token": env.get("WECHAT_ACCESS_TOKEN") or None,
+            "base_url": env.get("WECHAT_BASE_URL") or None,
+        }
+        kwargs.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**kwargs)
+
+    @property
+    def identity(self) -> str:
+        from urllib.parse import urlsplit
+
+        from .wechat import DEFAULT_BASE_URL
+
+        if self.base_url == DEFAULT_BASE_URL.rstrip("/"):
+            return "wechat"
+        # answers from a proxy/emulator must not mix with the platform's; never the userinfo
+        return f"wechat@{urlsplit(self.base_url).netloc.rpartition('@')[2]}"
+
+    def __repr__(self) -> str:
+        return f"WeChatEngine(appid={self._appid!r}, base_url={self.base_url!r})"
+
+    def _get_client(self) -> Any:
+        from ._transport import ShardedTransport
+        from .wechat import AsyncWeChatClient
+
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            # an httpx.AsyncClient belongs to the loop that opened its connections
+            options = dict(self._client_options)
+            if "http_client" not in options and "limits" not in options:
+                options.setdefault("transport", ShardedTransport())
+            self._client = AsyncWeChatClient(
+                appid=self._appid,
+                secret=self._secret,
+                access_token=self._access_token,
+                base_url=self.base_url,
+                token_endpoint=self._token_endpoint,
+                timeout=self._timeout,
+                **options,
+            )
+            self._loop = loop
+        return self._client
+
+    async def arecognize(
+        self, kind: str, image: bytes | None = None, *, img_url: str | None = None
+    ) -> Answer:
+        from ._errors import ImageError, TransportError
+
+        client = self._get_client()
+        try:
+            answer: Answer = await client.request(kind, image, img_url=img_url)
+        except (TransportError, ImageError) as exc:  # per-image problems are row results
+            return {"errcode": exc.errcode or E_TRANSPORT, "errmsg": exc.message, "rid": exc.rid}
+        return answer
+
+    async def aclose(self) -> None:
+        client, self._client, self._loop = self._client, None, None
+        if client is not None:
+            await client.aclose()
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retries with exponential back-off and full jitter, bounded in count.
+
+    ``-1`` (system error), HTTP 5xx and network failures (900009) are retried after
+    ``uniform(0, min(max_delay, base_delay * 2**attempt))`` seconds; ``45011`` (minute
+    quota) pauses the whole pool for ``rate_limited_delay`` seconds first.
+    """
+
+    max_attempts: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 20.0
+    rate_limited_delay: float = 60.0
+    retry_codes: frozenset[int] = field(default=RETRYABLE_CODES | {E_TRANSPORT})
+
+    def delay(self, attempt: int) -> float:
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
+
+
+class CallPool:
+    """Bounded, rate-limited, retrying calls to one engine for one kind.
+
+    ``call`` is awaited by at most ``concurrency`` tasks at once (a semaphore); a global
+    ``rate_limit`` (calls per second, shared by all tasks) is applied to every attempt,
+    retries included.  A spent quota (45009/101003) sets :attr:`stopped` and makes every
+    later call return the quota answer without sending; a configuration errcode raises.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        kind: str,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        rate_limit: float | None = None,
+        retry: RetryPolicy | None = None,
+        on_attempt: Callable[[Answer], None] | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ConfigurationError(f"concurrency must be >= 1, got {concurrency}")
+        if rate_limit is not None and rate_limit <= 0:
+            raise ConfigurationError(f"rate_limit must be > 0 calls/s, got {rate_limit}")
+        self.engine = engine
+        self.kind = check_kind(kind)
+        self.retry = retry or RetryPolicy()
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._limiter = _make_limiter(rate_limit)
+        self._paused_until = 0.0
+        self._on_attempt = on_attempt
+        self.stopped: OCRError | None = None
+        self.attempts = 0
+        self.retries = 0
+
+    async def call(self, image: bytes | None = None, *, img_url: str | None = None) -> Answer:
+        """One image → one answer, with retries; never raises for a per-image problem."""
+        async with self._semaphore:
+            attempt = 0
+            while True:
+                if self.stopped is not None:
+                    return _stopped_answer(self.stopped)
+                await self._wait_turn()
+                self.attempts += 1
+                answer = await self.engine.arecognize(self.kind, image, img_url=img_url)
+                if self._on_attempt is not None:
+                    self._on_attempt(answer)
+                code = int(answer.get("errcode", 0))
+                if code in QUOTA_CODES:
+                    self.stopped = error_for_code(code, str(answer.get("errmsg", "")))
+                    return answer
+                if code in CONFIG_CODES:
+                    raise error_for_code(code, str(answer.get("errmsg", "")), answer.get("rid"))
+                if code not in self.retry.retry_codes or attempt + 1 >= self.retry.max_attempts:
+                    return answer
+                if code == 45011:
+                    self._paused_until = max(
+                        self._paused_until, time.monotonic() + self.retry.rate_limited_delay
+                    )
+                await asyncio.sleep(self.retry.delay(attempt))
+                attempt += 1
+                self.retries += 1
+
+    async def _wait_turn(self) -> None:
+        pause = self._paused_until - time.monotonic()
+        if pause > 0:
+            await asyncio.sleep(pause)
+        if self._limiter is not None:
+            await self._limiter.acquire()
+
+
+def _make_limiter(rate_limit: float | None) -> Any:
+    if rate_limit is None:
+        return None
+    from aiolimiter import AsyncLimiter
+
+    # capacity 1 per 1/rate seconds: a smooth rate without an initial burst
+    return AsyncLimiter(1, 1.0 / rate_limit)
+
+
+def _stopped_answer(exc: OCRError) -> Answer:
+    from ._errors import E_NOT_DONE
+
+    return {"errcode": E_NOT_DONE, "errmsg": f"not sent: run stopped ({exc.message})", "rid": None}

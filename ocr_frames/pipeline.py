@@ -1,0 +1,483 @@
+"""``recognize`` and ``recognize_to_parquet``: a column of images in, a typed table out.
+
+Rows move through the stages in chunks (``chunk_size`` rows): sources are read and hashed
+in threads, the cache is asked for the whole chunk at once, duplicates within the run are
+sent once, misses go to the :class:`~ocr_frames.engine.CallPool`, and each answer is
+committed to the cache the moment it arrives (group commit in a writer thread) before it
+counts as done.  A few chunks are prepared ahead so the pool never drains at chunk borders;
+chunks are emitted in input order, so streaming to Parquet needs bounded memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any, Final, Literal
+
+import pandas as pd
+import pyarrow as pa
+
+from ._cachewriter import CacheWriter
+from ._errors import CACHEABLE_CODES, E_BAD_RESPONSE, OCRError, QuotaExceeded, error_for_code
+from ._progress import Progress
+from ._runner import run_sync
+from .cache import NullCache, ResultCache
+from .engine import DEFAULT_CONCURRENCY, CallPool, Engine, RetryPolicy
+from .flatten import to_arrow, to_pandas
+from .kinds import check_kind, schema
+from .parquet import AtomicParquetWriter, file_metadata
+from .sources import MAX_IMAGE_BYTES, Source, load_sources
+
+__all__ = ["RunSummary", "arecognize", "recognize", "recognize_to_parquet", "write_parquet"]
+
+log = logging.getLogger("ocr_frames")
+
+DEFAULT_CHUNK_SIZE: Final = 256
+Answer = dict[str, Any]
+CacheLike = ResultCache | NullCache
+CacheDir = str | Any | None  # str | PathLike | None | Literal[False]
+
+
+@dataclass
+class RunSummary:
+    """What one run did; ``line()`` is the CLI's one-line summary."""
+
+    kind: str
+    engine: str
+    rows: int = 0
+    ok: int = 0
+    errors: Counter[int] = field(default_factory=Counter)
+    cache_hits: int = 0
+    duplicates: int = 0
+    billed_calls: int = 0
+    retries: int = 0
+    not_done: int = 0
+    stopped: str | None = None
+    elapsed: float = 0.0
+    output: str | None = None
+
+    def line(self) -> str:
+        errs = ", ".join(f"{code}×{n}" for code, n in sorted(self.errors.items())) or "none"
+        text = (
+            f"{self.rows} rows: {self.ok} ok, errors {errs}; {self.cache_hits} cache hits, "
+            f"{self.duplicates} duplicates, {self.billed_calls} billed calls "
+            f"({self.retries} retries) in {self.elapsed:.1f}s"
+        )
+        if self.stopped:
+            text += f"; STOPPED: {self.stopped} ({self.not_done} rows not done)"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "engine": self.engine,
+            "rows": self.rows,
+            "ok": self.ok,
+            "errors": {str(k): v for k, v in sorted(self.errors.items())},
+            "cache_hits": self.cache_hits,
+            "duplicates": self.duplicates,
+            "billed_calls": self.billed_calls,
+            "retries": self.retries,
+            "not_done": self.not_done,
+            "stopped": self.stopped,
+            "elapsed": round(self.elapsed, 3),
+        }
+
+
+@dataclass(frozen=True)
+class _Options:
+    kind: str
+    concurrency: int
+    rate_limit: float | None
+    retry: RetryPolicy | None
+    url_mode: Literal["download", "passthrough"]
+    max_bytes: int
+    chunk_size: int
+    progress: bool
+
+
+def _values(images: Any) -> tuple[list[Any], pd.Index | None]:
+    """Any supported column → (list of values, pandas index or None)."""
+    if isinstance(images, pd.Series):
+        return images.tolist(), images.index
+    if isinstance(images, (pa.Array, pa.ChunkedArray)):
+        return images.to_pylist(), None
+    if hasattr(images, "tolist") and not isinstance(images, (str, bytes)):
+        return list(images.tolist()), None
+    if isinstance(images, (str, bytes)):
+        raise TypeError("images must be a column (Series, list, array), not a single value")
+    return list(images), None
+
+
+def _open_cache(cache_dir: CacheDir) -> CacheLike:
+    if cache_dir is False:
+        return NullCache()
+    if isinstance(cache_dir, (ResultCache, NullCache)):
+        return cache_dir
+    return ResultCache(cache_dir)
+
+
+def _default_engine() -> Engine:
+    from .engine import WeChatEngine
+
+    return WeChatEngine.from_env()
+
+
+def _chunks(values: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    it = iter(values)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def _error_answer(src: Source) -> Answer:
+    return {"errcode": src.errcode, "errmsg": src.errmsg, "rid": None}
+
+
+def _clean(answer: Mapping[str, Any]) -> Answer:
+    """Make sure the pipeline-level keys exist and have the right types."""
+    out = dict(answer)
+    try:
+        out["errcode"] = int(out.get("errcode", 0))
+    except (TypeError, ValueError):
+        out = {"errcode": E_BAD_RESPONSE, "errmsg": "engine returned a non-integer errcode"}
+    out["errmsg"] = str(out.get("errmsg") or ("ok" if out["errcode"] == 0 else ""))
+    out.setdefault("rid", None)
+    return out
+
+
+class _Run:
+    """One run's state: the stages wired together (see the module docstring)."""
+
+    def __init__(self, engine: Engine, cache: CacheLike, opts: _Options, summary: RunSummary):
+        self.engine, self.cache, self.opts, self.summary = engine, cache, opts, summary
+        self.identity = engine.identity
+        self.pool = CallPool(
+            engine,
+            opts.kind,
+            concurrency=opts.concurrency,
+            rate_limit=opts.rate_limit,
+            retry=opts.retry,
+        )
+        self.writer = CacheWriter(cache)
+        self.inflight: dict[str, asyncio.Task[Answer]] = {}
+        self.completed: list[str] = []
+        self.keep_inflight = isinstance(cache, NullCache)
+
+    def key(self, src: Source) -> str | None:
+        if src.sha256:
+            return ResultCache.key(src.sha256, self.opts.kind, self.identity)
+        if src.url:  # passthrough: keyed by the URL text (documented caveat)
+            digest = hashlib.sha256(src.url.encode("utf-8", "surrogatepass")).hexdigest()
+            return ResultCache.key(digest, self.opts.kind, self.identity, {"img_url": True})
+        return None
+
+    async def send(self, key: str, src: Source, sha256: str | None) -> Answer:
+        try:
+            answer = _clean(await self.pool.call(src.data, img_url=src.url))
+            if answer["errcode"] in CACHEABLE_CODES:
+                await self.writer.put(key, answer)
+            return {**answer, "sha256": sha256, "cached": False}
+        finally:
+            self.completed.append(key)
+
+    async def prepare(self, values: list[Any], client: Any) -> list[Answer | asyncio.Task[Answer]]:
+        sources = await load_sources(
+            values, url_mode=self.opts.url_mode, client=client, max_bytes=self.opts.max_bytes
+        )
+        if not self.keep_inflight:  # answers completed so far are in the cache now
+            for done in self.completed:
+                self.inflight.pop(done, None)
+            self.completed.clear()
+        keys = [self.key(s) if s.ok else None for s in sources]
+        lookup = [k for k in keys if k is not None and k not in self.inflight]
+        hits = await asyncio.to_thread(self.cache.get_many, lookup) if lookup else {}
+        slots: list[Answer | asyncio.Task[Answer]] = []
+        for src, key in zip(sources, keys, strict=True):
+            if key is None:
+                slots.append({**_error_answer(src), "sha256": src.sha256, "cached": False})
+            elif key in hits:
+                self.summary.cache_hits += 1
+                slots.append({**hits[key], "sha256": src.sha256, "cached": True})
+            elif key in self.inflight:
+                self.summary.duplicates += 1
+                slots.append(asyncio.ensure_future(self._duplicate(self.inflight[key])))
+            else:
+                task = asyncio.ensure_future(self.send(key, src, src.sha256))
+                self.inflight[key] = task
+                slots.append(task)
+        return slots
+
+    @staticmethod
+    async def _duplicate(task: asyncio.Task[Answer]) -> Answer:
+        # same bytes as an earlier row of this run: that row's call serves this one too
+        return {**await asyncio.shield(task), "cached": True}
+
+    async def chunks(self, values: Iterable[Any]) -> AsyncIterator[list[Answer]]:
+        """Yield the answers chunk by chunk, in input order."""
+        import httpx
+
+        lookahead = max(2, -(-4 * self.opts.concurrency // self.opts.chunk_size))
+        queue: asyncio.Queue[list[Answer | asyncio.Task[Answer]] | None] = asyncio.Queue(lookahead)
+        async with httpx.AsyncClient(follow_redirects=False) as client:
+
+            async def produce() -> None:
+                for chunk in _chunks(values, self.opts.chunk_size):
+                    await queue.put(await self.prepare(chunk, client))
+                await queue.put(None)
+
+            producer = asyncio.ensure_future(produce())
+            try:
+                while (slots := await queue.get()) is not None:
+                    yield [s if isinstance(s, dict) else await s for s in slots]
+                await producer
+            finally:
+                producer.cancel()
+                pending = [t for t in self.inflight.values() if not t.done()]
+                for t in pending:
+                    t.cancel()
+                await asyncio.gather(producer, *pending, return_exceptions=True)
+                await self.writer.aclose()
+                self.summary.billed_calls = self.pool.attempts
+                self.summary.retries = self.pool.retries
+
+    def tally(self, answers: Sequence[Answer]) -> None:
+        from ._errors import E_NOT_DONE
+
+        for a in answers:
+            code = a["errcode"]
+            self.summary.rows += 1
+            if code == 0:
+                self.summary.ok += 1
+            else:
+                self.summary.errors[code] += 1
+            if code == E_NOT_DONE:
+                self.summary.not_done += 1
+        if self.pool.stopped is not None:
+            self.summary.stopped = str(self.pool.stopped)
+
+
+async def _stream(
+    values: list[Any],
+    engine: Engine,
+    cache_dir: CacheDir,
+    opts: _Options,
+    summary: RunSummary,
+) -> AsyncIterator[tuple[pa.Table, list[Any]]]:
+    """Yield ``(table, input values)`` per chunk, in order; fills ``summary`` as it goes."""
+    cache = _open_cache(cache_dir)
+    run = _Run(engine, cache, opts, summary)
+    started = time.perf_counter()
+    bar = Progress(total=len(values), enabled=opts.progress, desc=f"ocr {opts.kind}")
+    offset = 0
+    try:
+        async for answers in run.chunks(values):
+            run.tally(answers)
+            chunk_values = values[offset : offset + len(answers)]
+            offset += len(answers)
+            bar.update(len(answers), summary, calls=run.pool.attempts)
+            yield to_arrow(opts.kind, answers), chunk_values
+    finally:
+        summary.elapsed = time.perf_counter() - started
+        bar.close(summary)
+        await engine.aclose()
+        if cache is not cache_dir:
+            cache.close()
+    if summary.stopped:
+        log.warning("run stopped early: %s", summary.line())
+
+
+def _opts(
+    kind: str,
+    concurrency: int,
+    rate_limit: float | None,
+    retry: RetryPolicy | None,
+    url_mode: Literal["download", "passthrough"],
+    max_bytes: int,
+    chunk_size: int,
+    progress: bool,
+) -> _Options:
+    if url_mode not in ("download", "passthrough"):
+        from ._errors import ConfigurationError
+
+        raise ConfigurationError(f"url_mode must be 'download' or 'passthrough', not {url_mode!r}")
+    if chunk_size < 1:
+        from ._errors import ConfigurationError
+
+        raise ConfigurationError(f"chunk_size must be >= 1, got {chunk_size}")
+    return _Options(
+        kind=check_kind(kind),
+        concurrency=concurrency,
+        rate_limit=rate_limit,
+        retry=retry,
+        url_mode=url_mode,
+        max_bytes=max_bytes,
+        chunk_size=chunk_size,
+        progress=progress,
+    )
+
+
+def _raise_for_errors(df: pd.DataFrame) -> None:
+    failed = df[df["errcode"] != 0]
+    if failed.empty:
+        return
+    first = failed.iloc[0]
+    exc = error_for_code(int(first["errcode"]), str(first["errmsg"]))
+    exc.message = (
+        f"{len(failed)} of {len(df)} rows failed; first at index {failed.index[0]!r}: {exc.message}"
+    )
+    raise exc
+
+
+async def arecognize(
+    images: Any,
+    kind: str,
+    *,
+    engine: Engine | None = None,
+    cache_dir: CacheDir = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    rate_limit: float | None = None,
+    retry: RetryPolicy | None = None,
+    progress: bool = True,
+    on_error: Literal["keep", "raise"] = "keep",
+    url_mode: Literal["download", "passthrough"] = "download",
+    max_bytes: int = MAX_IMAGE_BYTES,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> pd.DataFrame:
+    """Async :func:`recognize` (for code already running an event loop)."""
+    values, index = _values(images)
+    opts = _opts(kind, concurrency, rate_limit, retry, url_mode, max_bytes, chunk_size, progress)
+    engine = engine or _default_engine()
+    summary = RunSummary(kind=opts.kind, engine=engine.identity)
+    tables = [t async for t, _ in _stream(values, engine, cache_dir, opts, summary)]
+    table = pa.concat_tables(tables) if tables else schema(kind).empty_table()
+    df = to_pandas(table, index=index)
+    df.attrs["ocr_frames"] = summary.to_dict()
+    if on_error == "raise":
+        if summary.stopped:
+            raise QuotaExceeded(summary.line())
+        _raise_for_errors(df)
+    return df
+
+
+def recognize(
+    images: Any,
+    kind: str,
+    *,
+    engine: Engine | None = None,
+    cache_dir: CacheDir = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    rate_limit: float | None = None,
+    retry: RetryPolicy | None = None,
+    progress: bool = True,
+    on_error: Literal["keep", "raise"] = "keep",
+    url_mode: Literal["download", "passthrough"] = "download",
+    max_bytes: int = MAX_IMAGE_BYTES,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> pd.DataFrame:
+    """Recognise every image in a column; one typed row per input row, same index and order.
+
+    ``images``: a pandas Series, list, numpy or pyarrow array of local paths, ``Path``\\ s,
+    ``http(s)://`` URLs or raw ``bytes`` (nulls allowed).  ``kind``: one of
+    :data:`ocr_frames.KINDS`.  ``engine``: defaults to ``WeChatEngine.from_env()``.
+    ``cache_dir``: ``None`` for the user cache dir, a path, or ``False`` to disable.
+    Per-row problems become ``errcode``/``errmsg`` values; ``on_error="raise"`` raises
+    the first one after the run (every answer is cached by then).  The run's
+    :class:`RunSummary` is in ``df.attrs["ocr_frames"]``.
+    """
+    return run_sync(
+        arecognize(
+            images,
+            kind,
+            engine=engine,
+            cache_dir=cache_dir,
+            concurrency=concurrency,
+            rate_limit=rate_limit,
+            retry=retry,
+            progress=progress,
+            on_error=on_error,
+            url_mode=url_mode,
+            max_bytes=max_bytes,
+            chunk_size=chunk_size,
+        )
+    )
+
+
+def _source_column(values: Sequence[Any]) -> pa.Array:
+    import os
+
+    out: list[str | None] = []
+    for v in values:
+        if isinstance(v, str):
+            out.append(v.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
+        elif isinstance(v, os.PathLike):
+            out.append(os.fsdecode(v).encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
+        else:
+            out.append(None)
+    return pa.array(out, type=pa.string())
+
+
+def output_schema(kind: str) -> pa.Schema:
+    """Schema of a Parquet file written by :func:`recognize_to_parquet`."""
+    return schema(kind).insert(0, pa.field("source", pa.string()))
+
+
+async def _arecognize_to_parquet(
+    images: Any, path: Any, engine: Engine | None, cache_dir: CacheDir, opts: _Options
+) -> RunSummary:
+    values, _ = _values(images)
+    engine = engine or _default_engine()
+    summary = RunSummary(kind=opts.kind, engine=engine.identity, output=str(path))
+    meta = file_metadata(opts.kind, engine.identity)
+    with AtomicParquetWriter(path, output_schema(opts.kind), metadata=meta) as writer:
+        async for table, chunk_values in _stream(values, engine, cache_dir, opts, summary):
+            writer.write(table.add_column(0, "source", _source_column(chunk_values)))
+    return summary
+
+
+def recognize_to_parquet(
+    images: Any,
+    kind: str,
+    path: Any,
+    *,
+    engine: Engine | None = None,
+    cache_dir: CacheDir = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    rate_limit: float | None = None,
+    retry: RetryPolicy | None = None,
+    progress: bool = True,
+    url_mode: Literal["download", "passthrough"] = "download",
+    max_bytes: int = MAX_IMAGE_BYTES,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> RunSummary:
+    """Stream results to a Parquet file (bounded memory), renamed into place at the end.
+
+    The file has a ``source`` column (the input value as text) before the kind's columns,
+    and ``ocr_frames`` metadata (kind, engine identity, library version, creation time).
+    A run stopped by quota still writes every row (the rest with errcode 900011): check
+    ``summary.stopped``.
+    """
+    opts = _opts(kind, concurrency, rate_limit, retry, url_mode, max_bytes, chunk_size, progress)
+    return run_sync(_arecognize_to_parquet(images, path, engine, cache_dir, opts))
+
+
+def write_parquet(df: pd.DataFrame, path: Any, *, kind: str | None = None) -> None:
+    """Write a result DataFrame to Parquet with its kind's explicit schema, atomically."""
+    meta_attrs = df.attrs.get("ocr_frames", {}) if isinstance(df.attrs, dict) else {}
+    kind = kind or meta_attrs.get("kind")
+    if kind is None:
+        raise OCRError("write_parquet: cannot tell the kind; pass kind=")
+    base = schema(kind)
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    fields = []
+    for name in table.column_names:
+        fields.append(base.field(name) if name in base.names else table.schema.field(name))
+    table = table.cast(pa.schema(fields))
+    meta = file_metadata(kind, meta_attrs.get("engine"))
+    with AtomicParquetWriter(path, table.schema, metadata=meta) as writer:
+        writer.write(table)

@@ -1,0 +1,678 @@
+"""Turn the entries of an images column into :class:`Source` objects (bytes + sha256).
+
+A column entry may be a file path (``str``, :class:`pathlib.Path`, any
+:class:`os.PathLike`), an ``http(s)://`` URL, raw image bytes, or a null.  Every entry
+becomes exactly one :class:`Source`; a problem with one entry is recorded on its Source
+(``errcode`` from :data:`ocr_frames._errors.LOCAL_CODES` plus a printable ``errmsg``)
+and never raised, so a batch always comes back whole and in input order.
+
+Checks happen here, before anything is sent (and billed): size (the platform wants
+images *smaller* than :data:`MAX_IMAGE_BYTES`; a bigger file is rejected from its
+``fstat`` size without being read), emptiness, and the format, sniffed from the first
+bytes (JPEG, PNG, GIF, BMP, WebP, TIFF; truncated JPEGs and PNG decompression bombs are
+refused).
+
+Error messages are safe to print, log and write to Parquet: paths with undecodable
+bytes are shown with ``\\xNN`` escapes, control characters are escaped, URLs are shown
+as ``scheme://host/path`` only (query strings may carry signed tokens), and no message
+ever contains file contents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+import os
+import stat
+import struct
+import zlib
+from collections.abc import Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Final, Literal
+
+import httpx
+import numpy as np
+import pandas as pd
+
+from ocr_frames._errors import (
+    E_BAD_INPUT,
+    E_DOWNLOAD,
+    E_EMPTY,
+    E_MISSING,
+    E_NOT_A_FILE,
+    E_NOT_IMAGE,
+    E_NULL,
+    E_TOO_LARGE,
+    E_UNREADABLE,
+    ConfigurationError,
+)
+
+__all__ = [
+    "DEFAULT_DOWNLOAD_CONCURRENCY",
+    "DEFAULT_DOWNLOAD_TIMEOUT",
+    "DEFAULT_MAX_REDIRECTS",
+    "MAX_IMAGE_BYTES",
+    "MAX_IMAGE_PIXELS",
+    "Source",
+    "ValueKind",
+    "classify",
+    "display_url",
+    "download",
+    "load_local",
+    "load_source",
+    "load_sources",
+    "sniff_image",
+]
+
+#: The platform wants images smaller than this (``len(data) >= MAX_IMAGE_BYTES`` is too big).
+MAX_IMAGE_BYTES: Final = 2 * 1024 * 1024
+#: PNG images with more pixels are refused as decompression bombs (Pillow's default).
+MAX_IMAGE_PIXELS: Final = 89_478_485
+#: Total seconds allowed for one URL download, redirects included.
+DEFAULT_DOWNLOAD_TIMEOUT: Final = 20.0
+#: Redirects followed per URL before giving up.
+DEFAULT_MAX_REDIRECTS: Final = 5
+#: URLs downloaded at the same time by :func:`load_sources`.
+DEFAULT_DOWNLOAD_CONCURRENCY: Final = 8
+
+ValueKind = Literal["null", "path", "url", "bytes", "invalid"]
+UrlMode = Literal["download", "passthrough"]
+
+_MB: Final = 1024 * 1024
+_MAX_SHOWN_CHARS: Final = 240  # long paths/URLs are cut in messages
+_BATCH_MAX: Final = 256  # local values handed to one executor job
+# O_NONBLOCK: opening a FIFO must not wait for a writer (it is rejected after fstat);
+# it has no effect on regular files.  O_BINARY matters on Windows only.
+_OPEN_FLAGS: Final = (
+    os.O_RDONLY
+    | getattr(os, "O_BINARY", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_NOCTTY", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+)
+_DOWNLOAD_HEADERS: Final = {"Accept-Encoding": "identity"}
+_ALLOWED_SCHEMES: Final = ("http", "https")
+_HEIF_BRANDS: Final = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1"})
+_BMP_HEADER_SIZES: Final = frozenset({12, 16, 40, 52, 56, 64, 108, 124})
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One column entry, ready for the cache and the engine, or the reason it is not.
+
+    ``data`` holds the image bytes when ``errcode`` is 0 and the value was not a URL
+    passed through; ``sha256`` is the hex digest of every byte string that was read in
+    full (also for rejected data, for auditing).  ``url`` is set only in ``img_url``
+    passthrough mode, where the platform downloads the image itself.
+    """
+
+    data: bytes | None
+    sha256: str | None
+    errcode: int = 0
+    errmsg: str = ""
+    url: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the entry can be sent to an engine."""
+        return self.errcode == 0
+
+
+# --- classification -------------------------------------------------------------------
+
+
+def classify(value: object) -> ValueKind:
+    """Say what a column entry is: ``"null"``, ``"path"``, ``"url"``, ``"bytes"`` or ``"invalid"``.
+
+    None, NaN, ``pd.NA`` and ``pd.NaT`` are null; a ``str`` starting with ``http://`` or
+    ``https://`` (any case) is a URL; any other ``str`` or :class:`os.PathLike` is a path;
+    ``bytes``, ``bytearray`` and ``memoryview`` are raw image data; the rest is invalid.
+    """
+    if value is None or value is pd.NA or value is pd.NaT:
+        return "null"
+    if isinstance(value, str):
+        return "url" if value[:8].lower().startswith(("http://", "https://")) else "path"
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "bytes"
+    if isinstance(value, os.PathLike):
+        return "path"
+    if isinstance(value, (float, np.floating)) and math.isnan(value):
+        return "null"
+    if isinstance(value, np.datetime64) and np.isnat(value):
+        return "null"
+    return "invalid"
+
+
+# --- printable text for messages --------------------------------------------------------
+
+
+def _printable(text: str) -> str:
+    """Escape what cannot be printed or encoded (surrogates, control characters)."""
+    if not text.isprintable():
+        parts = []
+        for char in text:
+            if char.isprintable():
+                parts.append(char)
+            elif "\udc80" <= char <= "\udcff":  # an undecodable byte (surrogateescape)
+                parts.append(f"\\x{ord(char) - 0xDC00:02x}")
+            else:
+                parts.append(ascii(char)[1:-1])
+        text = "".join(parts)
+    if len(text) > _MAX_SHOWN_CHARS:  # keep both ends: the file name is at the end
+        head = _MAX_SHOWN_CHARS // 3
+        text = text[:head] + "…" + text[head + 1 - _MAX_SHOWN_CHARS :]
+    return text
+
+
+def _display_path(path: str | bytes) -> str:
+    text = os.fsdecode(path) if isinstance(path, bytes) else path
+    return _printable(text) if text else "(empty path)"
+
+
+def display_url(url: str | httpx.URL) -> str:
+    """Show a URL as ``scheme://host[:port]/path``: no user info, query or fragment.
+
+    Query strings often carry signed tokens, so they never reach a message.
+    """
+    try:
+        parsed = url if isinstance(url, httpx.URL) else httpx.URL(url)
+        netloc = parsed.netloc.decode("ascii", "backslashreplace")  # host[:port], no user info
+        shown = f"{parsed.scheme}://{netloc}{parsed.path}"
+    except (httpx.InvalidURL, TypeError, ValueError):
+        text = str(url)
+        shown = text.split("?", 1)[0].split("#", 1)[0]
+        if "@" in shown.split("://", 1)[-1].split("/", 1)[0]:
+            shown = "<URL with user info>"
+    return _printable(shown)
+
+
+def _size_mb(size: int) -> str:
+    return f"{size / _MB:.2f} MB"
+
+
+def _error(errcode: int, errmsg: str, sha256: str | None = None) -> Source:
+    return Source(data=None, sha256=sha256, errcode=errcode, errmsg=errmsg)
+
+
+# --- format sniffing -------------------------------------------------------------------
+
+
+def sniff_image(data: bytes) -> str | None:
+    """Return None when ``data`` looks like a supported image, else why it does not.
+
+    Supported: JPEG (which must end with the EOI marker within its last 64 bytes), PNG
+    (at most :data:`MAX_IMAGE_PIXELS` pixels, non-zero size), GIF, BMP, WebP and TIFF.
+    Only the first and last bytes are looked at; nothing is decoded.
+    """
+    if data[:3] == b"\xff\xd8\xff":
+        if data.rfind(b"\xff\xd9", max(0, len(data) - 64)) < 0:
+            return "truncated JPEG (end-of-image marker FFD9 missing at the end)"
+        return None
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return _check_png(data)
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return None
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return None
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        return None
+    if data[:2] == b"BM" and len(data) >= 18:
+        (header_size,) = struct.unpack_from("<I", data, 14)
+        if header_size in _BMP_HEADER_SIZES:
+            return None
+    return _describe_non_image(data)
+
+
+def _check_png(data: bytes) -> str | None:
+    if len(data) < 24 or data[12:16] != b"IHDR":
+        return "damaged PNG (IHDR header missing)"
+    width, height = struct.unpack_from(">II", data, 16)
+    if width == 0 or height == 0:
+        return f"invalid PNG: {width} x {height} pixels"
+    if width * height > MAX_IMAGE_PIXELS:
+        return (
+            f"PNG of {width} x {height} pixels exceeds the {MAX_IMAGE_PIXELS:,} pixel limit "
+            "(possible decompression bomb)"
+        )
+    return None
+
+
+def _describe_non_image(data: bytes) -> str:
+    """Name what non-image data looks like, from a few magic numbers."""
+    head = data[:16]
+    if head.startswith(b"%PDF-"):
+        return "not an image: PDF documents are not supported (convert pages to images)"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in _HEIF_BRANDS:
+            return "not supported: HEIC/HEIF image (convert to JPEG)"
+        if brand in (b"avif", b"avis"):
+            return "not supported: AVIF image (convert to JPEG)"
+        return "not an image: ISO media file (video or audio)"
+    if head.startswith((b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51")):
+        return "not supported: JPEG 2000 image (convert to JPEG)"
+    if head.startswith(b"RIFF"):
+        return "not an image: RIFF container (WAV/AVI)"
+    if head.startswith(b"PK\x03\x04"):
+        return "not an image: ZIP archive (or Office document)"
+    if head.startswith(b"\x1f\x8b"):
+        return "not an image: gzip-compressed data"
+    if head.startswith(b"8BPS"):
+        return "not supported: Photoshop PSD file"
+    sample = data[:1024]
+    if b"\x00" not in sample:
+        try:
+            text = sample.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            text = sample[: exc.start].decode("utf-8") if exc.start > len(sample) - 4 else ""
+        if text:
+            lowered = text.lstrip("\ufeff \t\r\n").lower()
+            if lowered.startswith(("<!doctype html", "<html")):
+                return "not an image: HTML page (an error or login page?)"
+            if "<svg" in lowered:
+                return "not supported: SVG vector image"
+            return "not an image: text file"
+    return "not an image: unrecognised data (supported: JPEG, PNG, GIF, BMP, WebP, TIFF)"
+
+
+def _finish(data: bytes, where: str | bytes) -> Source:
+    """Hash and sniff bytes read in full; ``where`` (a path, or printable text) names them."""
+    digest = hashlib.sha256(data).hexdigest()
+    problem = sniff_image(data)
+    if problem is not None:
+        return _error(E_NOT_IMAGE, f"{problem}: {_display_path(where)}", digest)
+    return Source(data=data, sha256=digest)
+
+
+# --- local values ----------------------------------------------------------------------
+
+
+def load_local(value: object, *, max_bytes: int = MAX_IMAGE_BYTES) -> Source:
+    """Load a null, path, bytes or invalid entry; never raises for a bad entry.
+
+    URLs are not fetched here (that needs a client): they come back as E_BAD_INPUT with
+    a hint to use :func:`load_sources` or :func:`download`.
+    """
+    return _load_classified(value, classify(value), max_bytes)
+
+
+#: Name used in the architecture contract.
+load_source = load_local
+
+
+def _load_classified(value: object, kind: ValueKind, max_bytes: int) -> Source:
+    if kind == "path" and isinstance(value, (str, os.PathLike)):
+        return _load_path(value, max_bytes)
+    if kind == "bytes" and isinstance(value, (bytes, bytearray, memoryview)):
+        return _load_bytes(value, max_bytes)
+    if kind == "null":
+        return _error(E_NULL, "no image: the value is null")
+    if kind == "url":
+        return _error(E_BAD_INPUT, "URL values are fetched by load_sources() or download()")
+    return _error(
+        E_BAD_INPUT,
+        f"unsupported value of type {type(value).__name__!r} "
+        "(expected a file path, an http(s) URL, bytes or null)",
+    )
+
+
+def _load_bytes(value: bytes | bytearray | memoryview, max_bytes: int) -> Source:
+    data = value if type(value) is bytes else bytes(value)
+    if not data:
+        return _error(E_EMPTY, "empty image data (0 bytes)")
+    if len(data) >= max_bytes:
+        digest = hashlib.sha256(data).hexdigest()
+        return _error(
+            E_TOO_LARGE,
+            f"image data is {_size_mb(len(data))}; it must be smaller than {_size_mb(max_bytes)}",
+            digest,
+        )
+    return _finish(data, "bytes value")
+
+
+def _load_path(value: str | os.PathLike[str] | os.PathLike[bytes], max_bytes: int) -> Source:
+    try:
+        path = os.fspath(value)
+    except TypeError:
+        return _error(E_BAD_INPUT, f"{type(value).__name__!r} value did not give a path")
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as exc:
+        return _open_error(exc, path)
+    except (ValueError, UnicodeError) as exc:  # NUL byte, unencodable surrogate
+        reason = "contains a NUL byte" if "null" in str(exc) else "cannot be encoded"
+        return _error(E_UNREADABLE, f"invalid path ({reason}): {_display_path(path)}")
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            what = _file_type(info.st_mode)
+            return _error(E_NOT_A_FILE, f"not a regular file ({what}): {_display_path(path)}")
+        size = info.st_size
+        if size == 0:
+            return _error(E_EMPTY, f"empty file (0 bytes): {_display_path(path)}")
+        if size >= max_bytes:
+            return _error(E_TOO_LARGE, _too_large_file(size, max_bytes, path))
+        data = _read_fd(fd, size, max_bytes)
+    except OSError as exc:
+        return _error(E_UNREADABLE, f"cannot read file ({_reason(exc)}): {_display_path(path)}")
+    finally:
+        os.close(fd)
+    if len(data) >= max_bytes:  # grew after fstat
+        return _error(E_TOO_LARGE, _too_large_file(len(data), max_bytes, path))
+    if not data:  # shrank after fstat
+        return _error(E_EMPTY, f"empty file (0 bytes): {_display_path(path)}")
+    return _finish(data, path)
+
+
+def _read_fd(fd: int, size: int, max_bytes: int) -> bytes:
+    """Read a whole regular file, normally with one ``read`` call, never past max_bytes."""
+    data = os.read(fd, size + 1)  # one byte more than fstat said, to notice growth
+    if len(data) == size:
+        return data
+    chunks = [data]
+    total = len(data)
+    while total < max_bytes:
+        chunk = os.read(fd, min(_MB, max_bytes - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
+
+
+def _open_error(exc: OSError, path: str | bytes) -> Source:
+    shown = _display_path(path)
+    if isinstance(exc, FileNotFoundError):
+        hint = " (only http:// and https:// URLs are downloaded)" if _looks_like_url(path) else ""
+        return _error(E_MISSING, f"file not found{hint}: {shown}")
+    if isinstance(exc, NotADirectoryError):
+        return _error(E_MISSING, f"file not found (a parent is not a directory): {shown}")
+    if isinstance(exc, IsADirectoryError) or (
+        isinstance(exc, PermissionError) and os.path.isdir(path)  # Windows opens no dirs
+    ):
+        return _error(E_NOT_A_FILE, f"not a regular file (directory): {shown}")
+    return _error(E_UNREADABLE, f"cannot read file ({_reason(exc)}): {shown}")
+
+
+def _looks_like_url(path: str | bytes) -> bool:
+    head = path[:16]
+    return "://" in head if isinstance(head, str) else b"://" in head
+
+
+def _reason(exc: OSError) -> str:
+    return _printable(exc.strerror or type(exc).__name__).lower()
+
+
+def _file_type(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "directory"
+    if stat.S_ISFIFO(mode):
+        return "named pipe"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    return "special file"
+
+
+def _too_large_file(size: int, max_bytes: int, path: str | bytes) -> str:
+    return (
+        f"file is {_size_mb(size)}; images must be smaller than {_size_mb(max_bytes)}: "
+        f"{_display_path(path)}"
+    )
+
+
+def _load_batch(
+    values: Sequence[object], kinds: Sequence[ValueKind], max_bytes: int
+) -> list[Source]:
+    """Executor job: load many local values (one job per batch keeps overhead low)."""
+    return [_load_classified(v, k, max_bytes) for v, k in zip(values, kinds, strict=True)]
+
+
+# --- URLs ------------------------------------------------------------------------------
+
+
+async def download(
+    url: str,
+    *,
+    client: httpx.AsyncClient,
+    max_bytes: int = MAX_IMAGE_BYTES,
+    timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
+    max_redirects: int = DEFAULT_MAX_REDIRECTS,
+) -> Source:
+    """Download one image URL; never raises for a problem with that URL.
+
+    Redirects are followed by hand (at most ``max_redirects``, http/https only); the body
+    is streamed and reading stops as soon as ``max_bytes`` is reached (a too-big
+    ``Content-Length`` is refused before reading).  ``timeout`` bounds the whole
+    download, redirects included.  Failures give E_DOWNLOAD, E_TOO_LARGE, E_EMPTY or
+    E_NOT_IMAGE; messages show the URL without its query string.
+    """
+    try:
+        return await asyncio.wait_for(_fetch(url, client, max_bytes, max_redirects), timeout)
+    except asyncio.TimeoutError:
+        return _error(E_DOWNLOAD, f"download timed out after {timeout:g} s: {display_url(url)}")
+
+
+async def _fetch(url: str, client: httpx.AsyncClient, max_bytes: int, max_redirects: int) -> Source:
+    shown = display_url(url)
+    try:
+        current = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return _error(E_DOWNLOAD, f"invalid URL: {shown}")
+    seen: set[str] = set()
+    for redirects in range(max_redirects + 1):
+        if current.scheme not in _ALLOWED_SCHEMES:
+            scheme = _printable(current.scheme)
+            return _error(
+                E_DOWNLOAD, f"unsupported URL scheme {scheme!r} (http/https only): {shown}"
+            )
+        seen.add(str(current))
+        after = f" after {redirects} redirect(s)" if redirects else ""
+        try:
+            async with client.stream(
+                "GET", current, headers=_DOWNLOAD_HEADERS, follow_redirects=False
+            ) as response:
+                if response.is_redirect:
+                    current = response.url.join(response.headers["location"])
+                    if str(current) in seen:
+                        return _error(E_DOWNLOAD, f"redirect loop: {shown}")
+                    continue
+                if response.status_code >= 300:
+                    return _error(E_DOWNLOAD, f"HTTP {response.status_code}{after}: {shown}")
+                return await _read_body(response, max_bytes, shown)
+        except httpx.TimeoutException as exc:
+            return _error(E_DOWNLOAD, f"download timed out ({type(exc).__name__}){after}: {shown}")
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, OSError, ValueError) as exc:
+            return _error(E_DOWNLOAD, f"download failed ({_exception_detail(exc)}){after}: {shown}")
+    return _error(E_DOWNLOAD, f"too many redirects (more than {max_redirects}): {shown}")
+
+
+async def _read_body(response: httpx.Response, max_bytes: int, shown: str) -> Source:
+    """Stream a response body into memory, stopping at ``max_bytes``."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) >= max_bytes:
+        return _error(
+            E_TOO_LARGE,
+            f"download is {_size_mb(int(declared))} (Content-Length); "
+            f"images must be smaller than {_size_mb(max_bytes)}: {shown}",
+        )
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("", "identity", "gzip", "x-gzip"):
+        shown_encoding = _printable(encoding)
+        return _error(E_DOWNLOAD, f"unsupported Content-Encoding {shown_encoding!r}: {shown}")
+    # Decompress ourselves with an output bound: a small gzip body may inflate hugely.
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS) if encoding.endswith("gzip") else None
+    chunks: list[bytes] = []
+    total = 0
+    try:
+        async for raw in response.aiter_raw():
+            piece = raw if inflater is None else inflater.decompress(raw, max_bytes - total)
+            total += len(piece)
+            if total >= max_bytes:
+                break
+            chunks.append(piece)
+        else:
+            if inflater is not None:
+                if not inflater.eof:
+                    return _error(E_DOWNLOAD, f"incomplete gzip body: {shown}")
+                piece = inflater.flush()
+                total += len(piece)
+                chunks.append(piece)
+    except zlib.error:
+        return _error(E_DOWNLOAD, f"corrupt gzip body: {shown}")
+    if total >= max_bytes:
+        return _error(
+            E_TOO_LARGE,
+            f"download exceeds {_size_mb(max_bytes)} (stopped reading); images must "
+            f"be smaller than {_size_mb(max_bytes)}: {shown}",
+        )
+    if total == 0:
+        return _error(E_EMPTY, f"empty download (0 bytes): {shown}")
+    return _finish(b"".join(chunks), shown)
+
+
+def _exception_detail(exc: BaseException) -> str:
+    """Name an exception without echoing URLs (which may carry tokens in the query)."""
+    text = str(exc)
+    name = type(exc).__name__
+    if not text or "://" in text or "?" in text:
+        return name
+    return f"{name}: {_printable(text)}"
+
+
+# --- batches ---------------------------------------------------------------------------
+
+
+async def load_sources(
+    values: Sequence[object],
+    *,
+    url_mode: UrlMode = "download",
+    client: httpx.AsyncClient | None = None,
+    max_bytes: int = MAX_IMAGE_BYTES,
+    download_concurrency: int = DEFAULT_DOWNLOAD_CONCURRENCY,
+    download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
+    max_redirects: int = DEFAULT_MAX_REDIRECTS,
+    executor: Executor | None = None,
+) -> list[Source]:
+    """Load a whole column: one :class:`Source` per value, in input order.
+
+    Local files and bytes are read and hashed in batches on ``executor`` (the event
+    loop's default thread pool when None) so the loop is never blocked; URLs are
+    downloaded concurrently (at most ``download_concurrency`` at a time) with ``client``,
+    or with a client created and closed here (which honours the usual proxy environment
+    variables).  Repeated paths and URLs are loaded once.
+    In ``"passthrough"`` mode URLs are not fetched: they become
+    ``Source(data=None, sha256=None, url=value)`` for the platform to download.
+    """
+    if url_mode not in ("download", "passthrough"):
+        raise ConfigurationError(f"url_mode must be 'download' or 'passthrough', not {url_mode!r}")
+    if download_concurrency < 1:
+        raise ConfigurationError("download_concurrency must be at least 1")
+    results: list[Source | None] = [None] * len(values)
+    local_values: list[object] = []
+    local_kinds: list[ValueKind] = []
+    local_slots: list[list[int]] = []
+    url_slots: dict[str, list[int]] = {}
+    first_slot: dict[object, list[int]] = {}  # dedupe of str/Path values
+    for index, value in enumerate(values):
+        kind = classify(value)
+        if kind == "url":
+            assert isinstance(value, str)
+            if url_mode == "passthrough":
+                results[index] = Source(data=None, sha256=None, url=value)
+            else:
+                url_slots.setdefault(value, []).append(index)
+        elif kind == "null" or kind == "invalid":
+            results[index] = _load_classified(value, kind, max_bytes)
+        else:
+            slots = first_slot.get(value) if kind == "path" and _hashable(value) else None
+            if slots is not None:
+                slots.append(index)
+                continue
+            slots = [index]
+            if kind == "path" and _hashable(value):
+                first_slot[value] = slots
+            local_values.append(value)
+            local_kinds.append(kind)
+            local_slots.append(slots)
+
+    loaded_local, loaded_urls = await asyncio.gather(
+        _load_local_batches(local_values, local_kinds, max_bytes, executor),
+        _download_all(
+            list(url_slots),
+            client,
+            max_bytes=max_bytes,
+            concurrency=download_concurrency,
+            timeout=download_timeout,
+            max_redirects=max_redirects,
+        ),
+    )
+    for slots, source in zip(local_slots, loaded_local, strict=True):
+        for index in slots:
+            results[index] = source
+    for slots, source in zip(url_slots.values(), loaded_urls, strict=True):
+        for index in slots:
+            results[index] = source
+    loaded = [source for source in results if source is not None]
+    if len(loaded) != len(results):  # never hand back a list that is out of step
+        raise RuntimeError("load_sources left a value without a Source")
+    return loaded
+
+
+def _hashable(value: object) -> bool:
+    return type(value) is str or isinstance(value, PurePath)
+
+
+async def _load_local_batches(
+    values: list[object], kinds: list[ValueKind], max_bytes: int, executor: Executor | None
+) -> list[Source]:
+    if not values:
+        return []
+    loop = asyncio.get_running_loop()
+    # Enough batches to keep every worker busy, few enough that scheduling stays cheap.
+    size = max(1, min(_BATCH_MAX, math.ceil(len(values) / 16)))
+    jobs = [
+        loop.run_in_executor(
+            executor, _load_batch, values[i : i + size], kinds[i : i + size], max_bytes
+        )
+        for i in range(0, len(values), size)
+    ]
+    batches = await asyncio.gather(*jobs)
+    return [source for batch in batches for source in batch]
+
+
+async def _download_all(
+    urls: list[str],
+    client: httpx.AsyncClient | None,
+    *,
+    max_bytes: int,
+    concurrency: int,
+    timeout: float,
+    max_redirects: int,
+) -> list[Source]:
+    if not urls:
+        return []
+    if client is None:
+        async with httpx.AsyncClient(timeout=timeout) as own_client:
+            return await _download_all(
+                urls,
+                own_client,
+                max_bytes=max_bytes,
+                concurrency=concurrency,
+                timeout=timeout,
+                max_redirects=max_redirects,
+            )
+    semaphore = asyncio.Semaphore(concurrency)
+    http = client
+
+    async def one(url: str) -> Source:
+        async with semaphore:
+            return await download(
+                url, client=http, max_bytes=max_bytes, timeout=timeout, max_redirects=max_redirects
+            )
+
+    return list(await asyncio.gather(*(one(url) for url in urls)))
