@@ -30,7 +30,7 @@ demo: $(STAMP)
 test: lint typecheck pytest
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check ocr_frames tests sample_data bench
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check ocr_frames tests
 
 typecheck: $(STAMP)

@@ -16,15 +16,21 @@ number).  The rules, per target type (for JSON values; ``bytes`` count as UTF-8 
 * date fields → ``date32`` + ``<field>_raw`` (the original string, only where a non-empty
   value did not parse); see :mod:`ocr_frames._dates` for the accepted forms.
 
-How it is fast: each answer is visited once, reading all its top-level keys into one flat
-list while the dict is hot in the CPU cache; columns are strided slices of that list.
-Nested positions go through one small function per object.  Each column is then checked
-in C: strings go straight to ``pa.array`` (which rejects anything but text), numbers
-first pass a type census (``set(map(type, column))``), because ``pa.array`` would
-silently truncate ``1.5`` to an int.  Only a column that fails these checks takes the
-per-value coercion.  Dates are parsed once per distinct string.  The cyclic garbage
-collector is paused meanwhile: the millions of short-lived tuples would otherwise
-trigger full collections over every live answer, for nothing (nothing here is cyclic).
+How it is fast:
+
+* The text fields and ``cached`` of all answers go through one ``pa.array(answers,
+  type=struct<...>)`` call: Arrow reads the dicts in C++.  Arrow's string and bool
+  conversions refuse anything else, so a batch with one odd value simply falls back to
+  reading in Python and coercing only the offending columns.
+* Everything nested (positions, ``img_size``) is read in one Python pass over the
+  answers, while each dict is still hot in the CPU cache, into one flat list that Arrow
+  converts at once and splits with ``take``.
+* Numbers are converted with Arrow's type *inference*: ``int64`` comes out only when
+  every value was an int.  (``pa.array(type=int32)`` would silently truncate ``1.5``.)
+* Dates are parsed once per distinct string (``dictionary_encode``), with a vectorised
+  cast when every distinct string is ``YYYY-MM-DD``.
+* The cyclic garbage collector is paused meanwhile: the many short-lived containers
+  would otherwise trigger collections that walk every live answer, for nothing.
 """
 
 from __future__ import annotations
