@@ -12,6 +12,7 @@ import asyncio
 import logging
 import queue
 import threading
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 log = logging.getLogger("ocr_frames")
@@ -21,7 +22,11 @@ class _Cache(Protocol):
     def set_many(self, items: dict[str, dict[str, Any]]) -> int: ...
 
 
-_Item = tuple[str, dict[str, Any], "asyncio.Future[None]", asyncio.AbstractEventLoop]
+class _Claims(Protocol):
+    def release(self, keys: Iterable[str]) -> None: ...
+
+
+_Item = tuple[str, "dict[str, Any] | None", "asyncio.Future[None]", asyncio.AbstractEventLoop]
 
 
 def _wake(fut: asyncio.Future[None]) -> None:
@@ -30,16 +35,21 @@ def _wake(fut: asyncio.Future[None]) -> None:
 
 
 class CacheWriter:
-    """A writer thread committing ``(key, answer)`` pairs in batches."""
+    """A writer thread committing ``(key, answer)`` pairs in batches.
 
-    def __init__(self, cache: _Cache) -> None:
+    With ``claims``, the claim on each key is released right after its answer is
+    committed (an answer of None releases the claim and stores nothing).
+    """
+
+    def __init__(self, cache: _Cache, claims: _Claims | None = None) -> None:
         self._cache = cache
+        self._claims = claims
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self.commits = 0
 
-    async def put(self, key: str, answer: dict[str, Any]) -> None:
-        """Queue one answer and wait until it is committed."""
+    async def put(self, key: str, answer: dict[str, Any] | None) -> None:
+        """Queue one answer and wait until it is committed (and its claim released)."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._loop, name="ocr-frames-cache", daemon=True)
             self._thread.start()
@@ -64,10 +74,15 @@ class CacheWriter:
                     break
                 batch.append(nxt)
             try:
-                self._cache.set_many({key: answer for key, answer, _, _ in batch})
+                self._cache.set_many({k: a for k, a, _, _ in batch if a is not None})
                 self.commits += 1
             except Exception as exc:  # the run keeps these answers; only the cache misses them
                 log.error("cache write failed (%s); answers kept for this run", type(exc).__name__)
+            if self._claims is not None:
+                try:
+                    self._claims.release(k for k, _, _, _ in batch)
+                except Exception as exc:  # a stale claim only delays other processes
+                    log.warning("releasing claims failed (%s)", type(exc).__name__)
             for _, _, fut, loop in batch:
                 if not loop.is_closed():
                     loop.call_soon_threadsafe(_wake, fut)

@@ -92,6 +92,7 @@ class BaseClient:
         timeout: httpx.Timeout | float,
         max_response_bytes: int,
         refresh_margin: float,
+        deadline: float,
     ) -> None:
         if not access_token and not (appid and secret):
             raise ConfigurationError("WeChat client needs appid and secret, or access_token")
@@ -99,8 +100,13 @@ class BaseClient:
             raise ConfigurationError(
                 f"token_endpoint must be 'stable_token' or 'token', not {token_endpoint!r}"
             )
-        if max_response_bytes <= 0 or refresh_margin < 0:
-            raise ConfigurationError("max_response_bytes must be > 0 and refresh_margin >= 0")
+        if max_response_bytes <= 0 or refresh_margin < 0 or deadline <= 0:
+            raise ConfigurationError(
+                "max_response_bytes and deadline must be > 0, refresh_margin >= 0"
+            )
+        # a whole-call bound: httpx timeouts are per read, so a server trickling one byte
+        # at a time (slow-loris) would otherwise hold a call forever
+        self._deadline = deadline
         self.appid = appid
         self.base_url = _check_base_url(base_url)
         self.token_endpoint: TokenEndpoint = token_endpoint
@@ -184,6 +190,11 @@ class BaseClient:
         detail = self._scrub(str(exc)) or "no detail"
         code = E_BAD_RESPONSE if isinstance(exc, httpx.DecodingError) else E_TRANSPORT
         return TransportError(f"{what}: {name}: {detail}", errcode=code)
+
+    def _deadline_error(self, what: str) -> TransportError:
+        return TransportError(
+            f"{what}: no complete response within {self._deadline:g} s", errcode=E_TRANSPORT
+        )
 
     def _capped(self, what: str) -> _CappedBody:
         return _CappedBody(self._max_response_bytes, what)

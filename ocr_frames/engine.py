@@ -22,7 +22,7 @@ import asyncio
 import os
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, Protocol, runtime_checkable
 
@@ -263,33 +263,50 @@ class CallPool:
         self.attempts = 0
         self.retries = 0
 
-    async def call(self, image: bytes | None = None, *, img_url: str | None = None) -> Answer:
-        """One image → one answer, with retries; never raises for a per-image problem."""
+    async def call(
+        self,
+        image: bytes | None = None,
+        *,
+        img_url: str | None = None,
+        keep: Callable[[Answer], Awaitable[None]] | None = None,
+    ) -> Answer:
+        """One image → one answer, with retries; never raises for a per-image problem.
+
+        ``keep`` (e.g. a cache write) is awaited before the call's slot is freed, so at
+        most ``concurrency`` answers are ever received-but-not-kept: the bound on what a
+        killed process can lose.
+        """
         async with self._semaphore:
-            attempt = 0
-            while True:
-                if self.stopped is not None:
-                    return _stopped_answer(self.stopped)
-                await self._wait_turn()
-                self.attempts += 1
-                answer = await self.engine.arecognize(self.kind, image, img_url=img_url)
-                if self._on_attempt is not None:
-                    self._on_attempt(answer)
-                code = int(answer.get("errcode", 0))
-                if code in QUOTA_CODES:
-                    self.stopped = error_for_code(code, str(answer.get("errmsg", "")))
-                    return answer
-                if code in CONFIG_CODES:
-                    raise error_for_code(code, str(answer.get("errmsg", "")), answer.get("rid"))
-                if code not in self.retry.retry_codes or attempt + 1 >= self.retry.max_attempts:
-                    return answer
-                if code == 45011:
-                    self._paused_until = max(
-                        self._paused_until, time.monotonic() + self.retry.rate_limited_delay
-                    )
-                await asyncio.sleep(self.retry.delay(attempt))
-                attempt += 1
-                self.retries += 1
+            answer = await self._attempts(image, img_url)
+            if keep is not None:
+                await keep(answer)
+            return answer
+
+    async def _attempts(self, image: bytes | None, img_url: str | None) -> Answer:
+        attempt = 0
+        while True:
+            if self.stopped is not None:
+                return _stopped_answer(self.stopped)
+            await self._wait_turn()
+            self.attempts += 1
+            answer = await self.engine.arecognize(self.kind, image, img_url=img_url)
+            if self._on_attempt is not None:
+                self._on_attempt(answer)
+            code = int(answer.get("errcode", 0))
+            if code in QUOTA_CODES:
+                self.stopped = error_for_code(code, str(answer.get("errmsg", "")))
+                return answer
+            if code in CONFIG_CODES:
+                raise error_for_code(code, str(answer.get("errmsg", "")), answer.get("rid"))
+            if code not in self.retry.retry_codes or attempt + 1 >= self.retry.max_attempts:
+                return answer
+            if code == 45011:
+                self._paused_until = max(
+                    self._paused_until, time.monotonic() + self.retry.rate_limited_delay
+                )
+            await asyncio.sleep(self.retry.delay(attempt))
+            attempt += 1
+            self.retries += 1
 
     async def _wait_turn(self) -> None:
         pause = self._paused_until - time.monotonic()

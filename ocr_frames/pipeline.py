@@ -24,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ._cachewriter import CacheWriter
+from ._claims import Claims
 from ._errors import CACHEABLE_CODES, E_BAD_RESPONSE, OCRError, QuotaExceeded, error_for_code
 from ._progress import Progress
 from ._runner import run_sync
@@ -164,7 +165,8 @@ class _Run:
             rate_limit=opts.rate_limit,
             retry=opts.retry,
         )
-        self.writer = CacheWriter(cache)
+        self.claims = Claims(cache.directory) if isinstance(cache, ResultCache) else None
+        self.writer = CacheWriter(cache, self.claims)
         self.inflight: dict[str, asyncio.Task[Answer]] = {}
         self.completed: list[str] = []
         self.keep_inflight = isinstance(cache, NullCache)
@@ -177,12 +179,33 @@ class _Run:
             return ResultCache.key(digest, self.opts.kind, self.identity, {"img_url": True})
         return None
 
-    async def send(self, key: str, src: Source, sha256: str | None) -> Answer:
+    async def wait_for_other(self, key: str, src: Source) -> Answer:
+        """Another process claimed this image: take its answer from the cache when it
+        lands, or send it ourselves if that process gives up (claim released or stale)."""
+        assert self.claims is not None
+        delay = 0.05
+        while True:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+            hit = (await asyncio.to_thread(self.cache.get_many, [key])).get(key)
+            if hit is not None:
+                self.completed.append(key)
+                self.summary.cache_hits += 1
+                return {**hit, "sha256": src.sha256, "cached": True}
+            if key in await asyncio.to_thread(self.claims.acquire, [key]):
+                return await self.send(key, src)
+
+    async def send(self, key: str, src: Source) -> Answer:
         try:
-            answer = _clean(await self.pool.call(src.data, img_url=src.url))
-            if answer["errcode"] in CACHEABLE_CODES:
-                await self.writer.put(key, answer)
-            return {**answer, "sha256": sha256, "cached": False}
+
+            async def keep(raw: Answer) -> None:  # durable before the call's slot frees
+                answer = _clean(raw)
+                cacheable = answer["errcode"] in CACHEABLE_CODES
+                if cacheable or self.claims is not None:
+                    await self.writer.put(key, answer if cacheable else None)
+
+            answer = _clean(await self.pool.call(src.data, img_url=src.url, keep=keep))
+            return {**answer, "sha256": src.sha256, "cached": False}
         finally:
             self.completed.append(key)
 
@@ -197,6 +220,10 @@ class _Run:
         keys = [self.key(s) if s.ok else None for s in sources]
         lookup = [k for k in keys if k is not None and k not in self.inflight]
         hits = await asyncio.to_thread(self.cache.get_many, lookup) if lookup else {}
+        misses = [k for k in dict.fromkeys(lookup) if k not in hits]
+        owned = set(misses)
+        if self.claims is not None and misses:  # another process may be sending some
+            owned = await asyncio.to_thread(self.claims.acquire, misses)
         slots: list[Answer | asyncio.Task[Answer]] = []
         for src, key in zip(sources, keys, strict=True):
             if key is None:
@@ -208,7 +235,8 @@ class _Run:
                 self.summary.duplicates += 1
                 slots.append(asyncio.ensure_future(self._duplicate(self.inflight[key])))
             else:
-                task = asyncio.ensure_future(self.send(key, src, src.sha256))
+                send = self.send(key, src) if key in owned else self.wait_for_other(key, src)
+                task = asyncio.ensure_future(send)
                 self.inflight[key] = task
                 slots.append(task)
         return slots
@@ -243,6 +271,9 @@ class _Run:
                     t.cancel()
                 await asyncio.gather(producer, *pending, return_exceptions=True)
                 await self.writer.aclose()
+                if self.claims is not None:  # claims of calls cancelled mid-flight
+                    await asyncio.to_thread(self.claims.release, list(self.inflight))
+                    self.claims.close()
                 self.summary.billed_calls = self.pool.attempts
                 self.summary.retries = self.pool.retries
 

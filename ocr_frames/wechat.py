@@ -53,6 +53,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from types import TracebackType
 from typing import Any, Final
 
@@ -65,6 +66,7 @@ from ._token import DEFAULT_REFRESH_MARGIN, TokenEndpoint
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_DEADLINE",
     "DEFAULT_LIMITS",
     "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_REFRESH_MARGIN",
@@ -79,6 +81,8 @@ __all__ = [
 DEFAULT_BASE_URL: Final = "https://api.weixin.qq.com"
 DEFAULT_TOKEN_ENDPOINT: Final[TokenEndpoint] = "stable_token"
 DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
+#: Whole-call bound (connect + send + every byte of the answer), on top of httpx's timeouts.
+DEFAULT_DEADLINE: Final = 90.0
 DEFAULT_LIMITS: Final = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 #: Responses are read streamed and abandoned beyond this size (real answers are a few KB).
 DEFAULT_MAX_RESPONSE_BYTES: Final = 4 * 1024 * 1024
@@ -100,6 +104,7 @@ class WeChatClient(BaseClient):
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         refresh_margin: float = DEFAULT_REFRESH_MARGIN,
+        deadline: float = DEFAULT_DEADLINE,
         limits: httpx.Limits | None = None,
         transport: httpx.BaseTransport | None = None,
         http_client: httpx.Client | None = None,
@@ -113,6 +118,7 @@ class WeChatClient(BaseClient):
             timeout=timeout,
             max_response_bytes=max_response_bytes,
             refresh_margin=refresh_margin,
+            deadline=deadline,
         )
         check_http_options(http_client, transport, limits)
         self._owns_http = http_client is None
@@ -206,11 +212,14 @@ class WeChatClient(BaseClient):
         self, method: str, url: str, what: str, **kwargs: Any
     ) -> tuple[int, bytes, str | None]:
         capped = self._capped(what)
+        give_up = time.monotonic() + self._deadline
         try:
             with self._http.stream(method, url, timeout=self._timeout, **kwargs) as response:
                 capped.start(response)
                 for chunk in response.iter_bytes():
                     capped.feed(chunk)
+                    if time.monotonic() > give_up:
+                        raise self._deadline_error(what)
         except httpx.HTTPError as exc:
             raise self._transport_error(what, exc) from None
         return response.status_code, capped.body(), response.headers.get("content-type")
@@ -230,6 +239,7 @@ class AsyncWeChatClient(BaseClient):
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         refresh_margin: float = DEFAULT_REFRESH_MARGIN,
+        deadline: float = DEFAULT_DEADLINE,
         limits: httpx.Limits | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
@@ -243,6 +253,7 @@ class AsyncWeChatClient(BaseClient):
             timeout=timeout,
             max_response_bytes=max_response_bytes,
             refresh_margin=refresh_margin,
+            deadline=deadline,
         )
         check_http_options(http_client, transport, limits)
         self._owns_http = http_client is None
@@ -336,11 +347,18 @@ class AsyncWeChatClient(BaseClient):
         self, method: str, url: str, what: str, **kwargs: Any
     ) -> tuple[int, bytes, str | None]:
         capped = self._capped(what)
-        try:
+
+        async def exchange() -> httpx.Response:
             async with self._http.stream(method, url, timeout=self._timeout, **kwargs) as response:
                 capped.start(response)
                 async for chunk in response.aiter_bytes():
                     capped.feed(chunk)
+            return response
+
+        try:
+            response = await asyncio.wait_for(exchange(), self._deadline)
         except httpx.HTTPError as exc:
             raise self._transport_error(what, exc) from None
+        except asyncio.TimeoutError:
+            raise self._deadline_error(what) from None
         return response.status_code, capped.body(), response.headers.get("content-type")

@@ -365,6 +365,23 @@ def test_valid_date_split(
     assert row["valid_date"] == (value if isinstance(value, str) else None)
 
 
+_USUAL = ("20171025-20271025", "20171025-长期", None)
+
+
+@pytest.mark.parametrize("usual_only", [True, False])
+def test_validity_in_one_batch_matches_one_by_one(usual_only: bool) -> None:
+    """The vectorised path (only the usual YYYYMMDD-... shapes) and the per-string path."""
+    cases = [c for c in VALIDITY_CASES if not usual_only or c[0] in _USUAL]
+    table = to_arrow("idcard", [{"valid_date": c[0]} for c in cases * 2])
+    got = zip(
+        table["valid_date_start"].to_pylist(),
+        table["valid_date_end"].to_pylist(),
+        table["valid_date_long_term"].to_pylist(),
+        strict=True,
+    )
+    assert list(got) == [c[1:] for c in cases] * 2
+
+
 def test_front_side_has_no_validity() -> None:
     row = to_arrow("idcard", REALISTIC["idcard"][:1]).to_pylist()[0]
     assert row["valid_date"] is None

@@ -64,7 +64,8 @@ Switches (all thread-safe, all changeable while running)
 Counters (snapshots, thread-safe)
 ---------------------------------
 ``billed`` (Counter by image sha256; key ``""`` for calls that carried no image bytes),
-``total_billed``, ``token_calls`` (keys ``"token"``, ``"stable_token"``), ``requests``
+``total_billed``, ``token_calls`` (keys ``"token"``, ``"stable_token"``), ``refused``
+(Counter by errcode of OCR calls refused before billing: 40001, 42001, 45011...), ``requests``
 (every well-formed HTTP request); ``reset_counters()`` zeroes them.  Every OCR call that
 passed the token and quota checks is billed, whatever it answered (-1, 101001, 101002,
 an injected HTTP 500 or dropped connection included): every call that reached the

@@ -90,6 +90,7 @@ class WeChatEmulator:
         self._day_calls = 0
         self._billed: Counter[str] = Counter()
         self._token_calls: Counter[str] = Counter()
+        self._refused: Counter[int] = Counter()
         self._requests = 0
         self._server: HTTPServerThread | None = None
         self._images = ImageReader()
@@ -246,16 +247,23 @@ class WeChatEmulator:
             return Counter(self._token_calls)
 
     @property
+    def refused(self) -> Counter[int]:
+        """Snapshot: OCR calls refused before billing, by errcode (40001, 45011, ...)."""
+        with self._lock:
+            return Counter(self._refused)
+
+    @property
     def requests(self) -> int:
         """Number of well-formed HTTP requests received (any path)."""
         with self._lock:
             return self._requests
 
     def reset_counters(self) -> None:
-        """Zero ``billed``, ``token_calls`` and ``requests`` (quotas are left alone)."""
+        """Zero ``billed``, ``token_calls``, ``refused`` and ``requests`` (not quotas)."""
         with self._lock:
             self._billed.clear()
             self._token_calls.clear()
+            self._refused.clear()
             self._requests = 0
 
     # --- request handling (event-loop thread) ---------------------------------------
@@ -341,6 +349,8 @@ class WeChatEmulator:
         with self._lock:
             refusal = self._admit(request.query.get("access_token", ""))
             fault = None if refusal else self._faults.draw()
+            if refusal:
+                self._refused[refusal] += 1
         if refusal:
             return self._error(refusal)
         image, problem = await self._images.read(request)
