@@ -179,6 +179,19 @@ class _Run:
             return ResultCache.key(digest, self.opts.kind, self.identity, {"img_url": True})
         return None
 
+    def _claim(self, keys: list[str]) -> tuple[set[str], dict[str, Answer]]:
+        """Claim ``keys`` for sending; return (claimed, answers found in the cache).
+
+        The cache is read *after* claiming: an answer committed by another process just
+        before we claimed would otherwise be paid for twice.  (Worker thread.)
+        """
+        assert self.claims is not None
+        owned = self.claims.acquire(keys)
+        found = self.cache.get_many([k for k in keys if k in owned]) if owned else {}
+        if found:
+            self.claims.release(found)
+        return owned - found.keys(), found
+
     async def wait_for_other(self, key: str, src: Source) -> Answer:
         """Another process claimed this image: take its answer from the cache when it
         lands, or send it ourselves if that process gives up (claim released or stale)."""
@@ -187,12 +200,12 @@ class _Run:
         while True:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
-            hit = (await asyncio.to_thread(self.cache.get_many, [key])).get(key)
-            if hit is not None:
+            owned, found = await asyncio.to_thread(self._claim, [key])
+            if key in found:
                 self.completed.append(key)
                 self.summary.cache_hits += 1
-                return {**hit, "sha256": src.sha256, "cached": True}
-            if key in await asyncio.to_thread(self.claims.acquire, [key]):
+                return {**found[key], "sha256": src.sha256, "cached": True}
+            if key in owned:
                 return await self.send(key, src)
 
     async def send(self, key: str, src: Source) -> Answer:
@@ -223,7 +236,8 @@ class _Run:
         misses = [k for k in dict.fromkeys(lookup) if k not in hits]
         owned = set(misses)
         if self.claims is not None and misses:  # another process may be sending some
-            owned = await asyncio.to_thread(self.claims.acquire, misses)
+            owned, late = await asyncio.to_thread(self._claim, misses)
+            hits.update(late)
         slots: list[Answer | asyncio.Task[Answer]] = []
         for src, key in zip(sources, keys, strict=True):
             if key is None:
