@@ -21,7 +21,14 @@ from ._version import __version__
 from .engine import BaseEngine, Engine, RetryPolicy, WeChatEngine
 from .flatten import explode
 from .kinds import KINDS, schema
-from .pipeline import RunSummary, arecognize, recognize, recognize_to_parquet, write_parquet
+from .pipeline import (
+    RunSummary,
+    arecognize,
+    recognize,
+    recognize_arrow,
+    recognize_to_parquet,
+    write_parquet,
+)
 from .shortcuts import bankcard, bizlicense, comm, driving, drivinglicense, idcard, menu, platenum
 
 __all__ = [
@@ -51,6 +58,7 @@ __all__ = [
     "menu",
     "platenum",
     "recognize",
+    "recognize_arrow",
     "recognize_to_parquet",
     "schema",
     "write_parquet",

@@ -32,10 +32,17 @@ from .cache import NullCache, ResultCache
 from .engine import DEFAULT_CONCURRENCY, CallPool, Engine, RetryPolicy
 from .flatten import to_arrow, to_pandas
 from .kinds import check_kind, schema
-from .parquet import AtomicParquetWriter, file_metadata
+from .parquet import AtomicParquetWriter, file_metadata, with_metadata
 from .sources import MAX_IMAGE_BYTES, Source, load_sources
 
-__all__ = ["RunSummary", "arecognize", "recognize", "recognize_to_parquet", "write_parquet"]
+__all__ = [
+    "RunSummary",
+    "arecognize",
+    "recognize",
+    "recognize_arrow",
+    "recognize_to_parquet",
+    "write_parquet",
+]
 
 log = logging.getLogger("ocr_frames")
 
@@ -109,6 +116,8 @@ def _values(images: Any) -> tuple[list[Any], pd.Index | None]:
         return images.tolist(), images.index
     if isinstance(images, (pa.Array, pa.ChunkedArray)):
         return images.to_pylist(), None
+    if type(images).__module__.partition(".")[0] == "polars":  # no import of polars needed
+        return list(images.to_list()), None
     if hasattr(images, "tolist") and not isinstance(images, (str, bytes)):
         return list(images.tolist()), None
     if isinstance(images, (str, bytes)):
@@ -395,12 +404,8 @@ async def arecognize(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> pd.DataFrame:
     """Async :func:`recognize` (for code already running an event loop)."""
-    values, index = _values(images)
     opts = _opts(kind, concurrency, rate_limit, retry, url_mode, max_bytes, chunk_size, progress)
-    engine = engine or _default_engine()
-    summary = RunSummary(kind=opts.kind, engine=engine.identity)
-    tables = [t async for t, _ in _stream(values, engine, cache_dir, opts, summary)]
-    table = pa.concat_tables(tables) if tables else schema(kind).empty_table()
+    table, index, summary = await _atable(images, engine, cache_dir, opts)
     df = to_pandas(table, index=index)
     df.attrs["ocr_frames"] = summary.to_dict()
     if on_error == "raise":
@@ -408,6 +413,40 @@ async def arecognize(
             raise QuotaExceeded(summary.line())
         _raise_for_errors(df)
     return df
+
+
+async def _atable(
+    images: Any, engine: Engine | None, cache_dir: CacheDir, opts: _Options
+) -> tuple[pa.Table, pd.Index | None, RunSummary]:
+    values, index = _values(images)
+    engine = engine or _default_engine()
+    summary = RunSummary(kind=opts.kind, engine=engine.identity)
+    tables = [t async for t, _ in _stream(values, engine, cache_dir, opts, summary)]
+    table = pa.concat_tables(tables) if tables else schema(opts.kind).empty_table()
+    meta = file_metadata(opts.kind, engine.identity, {"summary": summary.to_dict()})
+    table = table.replace_schema_metadata(with_metadata(table.schema, meta).metadata)
+    return table, index, summary
+
+
+def recognize_arrow(
+    images: Any,
+    kind: str,
+    *,
+    engine: Engine | None = None,
+    cache_dir: CacheDir = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    rate_limit: float | None = None,
+    retry: RetryPolicy | None = None,
+    progress: bool = True,
+    url_mode: Literal["download", "passthrough"] = "download",
+    max_bytes: int = MAX_IMAGE_BYTES,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> pa.Table:
+    """:func:`recognize` returning a ``pyarrow.Table`` with exactly ``schema(kind)``
+    (no pandas on the way; the run summary is in the ``ocr_frames`` schema metadata)."""
+    opts = _opts(kind, concurrency, rate_limit, retry, url_mode, max_bytes, chunk_size, progress)
+    table, _, _ = run_sync(_atable(images, engine, cache_dir, opts))
+    return table
 
 
 def recognize(
@@ -518,7 +557,9 @@ def write_parquet(df: pd.DataFrame, path: Any, *, kind: str | None = None) -> No
     if kind is None:
         raise OCRError("write_parquet: cannot tell the kind; pass kind=")
     base = schema(kind)
-    table = pa.Table.from_pandas(df, preserve_index=False)
+    # drop pandas' own metadata: its ArrowDtype names ("list<...>[pyarrow]") do not
+    # round-trip through pd.read_parquet; the explicit schema below says it all
+    table = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
     fields = []
     for name in table.column_names:
         fields.append(base.field(name) if name in base.names else table.schema.field(name))

@@ -435,3 +435,37 @@ def test_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     assert e.identity == "wechat@127.0.0.1:9"
     assert of.WeChatEngine(appid="a", secret="b").identity == "wechat"
+
+
+def test_recognize_arrow_has_the_kind_schema_and_summary(
+    engine: of.WeChatEngine, image_files: Callable[..., list[str]]
+) -> None:
+    table = of.recognize_arrow(
+        pa.array([*image_files(3), None]),
+        "bankcard",
+        engine=engine,
+        cache_dir=False,
+        progress=False,
+    )
+    assert table.schema.equals(of.schema("bankcard"), check_metadata=False)
+    assert table.column("errcode").to_pylist() == [0, 0, 0, 900000]
+    meta = json.loads(table.schema.metadata[b"ocr_frames"])
+    assert meta["summary"]["rows"] == 4 and meta["kind"] == "bankcard"
+
+
+def test_written_parquet_reads_back_with_pandas(
+    emulator: WeChatEmulator, engine: of.WeChatEngine, tmp_path: Path
+) -> None:
+    df = of.recognize([make_png(31)], "comm", engine=engine, cache_dir=False, progress=False)
+    of.write_parquet(df, tmp_path / "c.parquet")
+    back = pd.read_parquet(tmp_path / "c.parquet")  # list<struct> columns included
+    assert back["items"].iloc[0][0]["text"] == df["items"].iloc[0][0]["text"]
+
+
+def test_all_exports_are_sorted_and_import() -> None:
+    def style(name: str) -> tuple[int, str]:  # ruff RUF022: CONSTANTS, Classes, functions
+        return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)
+
+    assert of.__all__ == sorted(of.__all__, key=style)
+    for name in of.__all__:
+        assert getattr(of, name) is not None
