@@ -33,7 +33,7 @@ from .engine import DEFAULT_CONCURRENCY, CallPool, Engine, RetryPolicy
 from .flatten import to_arrow, to_pandas
 from .kinds import check_kind, schema
 from .parquet import AtomicParquetWriter, file_metadata, with_metadata
-from .sources import MAX_IMAGE_BYTES, Source, load_sources
+from .sources import DEFAULT_DOWNLOAD_TIMEOUT, MAX_IMAGE_BYTES, Source, load_sources
 
 __all__ = [
     "RunSummary",
@@ -108,6 +108,7 @@ class _Options:
     max_bytes: int
     chunk_size: int
     progress: bool
+    download_timeout: float
 
 
 def _values(images: Any) -> tuple[list[Any], pd.Index | None]:
@@ -233,7 +234,11 @@ class _Run:
 
     async def prepare(self, values: list[Any], client: Any) -> list[Answer | asyncio.Task[Answer]]:
         sources = await load_sources(
-            values, url_mode=self.opts.url_mode, client=client, max_bytes=self.opts.max_bytes
+            values,
+            url_mode=self.opts.url_mode,
+            client=client,
+            max_bytes=self.opts.max_bytes,
+            download_timeout=self.opts.download_timeout,
         )
         if not self.keep_inflight:  # answers completed so far are in the cache now
             for done in self.completed:
@@ -355,6 +360,7 @@ def _opts(
     max_bytes: int,
     chunk_size: int,
     progress: bool,
+    download_timeout: float,
 ) -> _Options:
     if url_mode not in ("download", "passthrough"):
         from ._errors import ConfigurationError
@@ -373,6 +379,7 @@ def _opts(
         max_bytes=max_bytes,
         chunk_size=chunk_size,
         progress=progress,
+        download_timeout=download_timeout,
     )
 
 
@@ -402,9 +409,20 @@ async def arecognize(
     url_mode: Literal["download", "passthrough"] = "download",
     max_bytes: int = MAX_IMAGE_BYTES,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
 ) -> pd.DataFrame:
     """Async :func:`recognize` (for code already running an event loop)."""
-    opts = _opts(kind, concurrency, rate_limit, retry, url_mode, max_bytes, chunk_size, progress)
+    opts = _opts(
+        kind,
+        concurrency,
+        rate_limit,
+        retry,
+        url_mode,
+        max_bytes,
+        chunk_size,
+        progress,
+        download_timeout,
+    )
     table, index, summary = await _atable(images, engine, cache_dir, opts)
     df = to_pandas(table, index=index)
     df.attrs["ocr_frames"] = summary.to_dict()
@@ -441,10 +459,21 @@ def recognize_arrow(
     url_mode: Literal["download", "passthrough"] = "download",
     max_bytes: int = MAX_IMAGE_BYTES,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
 ) -> pa.Table:
     """:func:`recognize` returning a ``pyarrow.Table`` with exactly ``schema(kind)``
     (no pandas on the way; the run summary is in the ``ocr_frames`` schema metadata)."""
-    opts = _opts(kind, concurrency, rate_limit, retry, url_mode, max_bytes, chunk_size, progress)
+    opts = _opts(
+        kind,
+        concurrency,
+        rate_limit,
+        retry,
+        url_mode,
+        max_bytes,
+        chunk_size,
+        progress,
+        download_timeout,
+    )
     table, _, _ = run_sync(_atable(images, engine, cache_dir, opts))
     return table
 
@@ -463,6 +492,7 @@ def recognize(
     url_mode: Literal["download", "passthrough"] = "download",
     max_bytes: int = MAX_IMAGE_BYTES,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
 ) -> pd.DataFrame:
     """Recognise every image in a column; one typed row per input row, same index and order.
 
@@ -488,6 +518,7 @@ def recognize(
             url_mode=url_mode,
             max_bytes=max_bytes,
             chunk_size=chunk_size,
+            download_timeout=download_timeout,
         )
     )
 
@@ -538,6 +569,7 @@ def recognize_to_parquet(
     url_mode: Literal["download", "passthrough"] = "download",
     max_bytes: int = MAX_IMAGE_BYTES,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
 ) -> RunSummary:
     """Stream results to a Parquet file (bounded memory), renamed into place at the end.
 
@@ -546,7 +578,17 @@ def recognize_to_parquet(
     A run stopped by quota still writes every row (the rest with errcode 900011): check
     ``summary.stopped``.
     """
-    opts = _opts(kind, concurrency, rate_limit, retry, url_mode, max_bytes, chunk_size, progress)
+    opts = _opts(
+        kind,
+        concurrency,
+        rate_limit,
+        retry,
+        url_mode,
+        max_bytes,
+        chunk_size,
+        progress,
+        download_timeout,
+    )
     return run_sync(_arecognize_to_parquet(images, path, engine, cache_dir, opts))
 
 
