@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import logging as _logging
+
 from ._errors import (
     AuthError,
     ConfigurationError,
@@ -63,3 +65,6 @@ __all__ = [
     "schema",
     "write_parquet",
 ]
+
+# a library stays quiet unless the application configures logging (the CLI's -v does)
+_logging.getLogger("ocr_frames").addHandler(_logging.NullHandler())

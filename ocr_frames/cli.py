@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from ._errors import LOCAL_CODES, PLATFORM_CODES, OCRError
 from ._version import __version__
+from .engine import Engine
 from .kinds import KINDS, schema, spec
 
 EXIT_OK, EXIT_USAGE, EXIT_QUOTA, EXIT_INTERRUPTED = 0, 2, 3, 130
@@ -76,6 +77,26 @@ def _build_parser() -> argparse.ArgumentParser:
         help="download URLs here and hash them (default), or pass img_url to the platform",
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="read and hash the inputs, ask the cache, print how many calls would be billed",
+    )
+    run.add_argument("--price", type=float, help="price per call, for --dry-run's estimate")
+
+    cache_cmd = sub.add_parser(
+        "cache",
+        help="inspect or manage the answer cache",
+        description="Inspect or manage the answer cache (default: the user cache dir).",
+        epilog="examples:\n  ocr-frames cache stats\n  ocr-frames cache prune --older-than 30d"
+        "\n  ocr-frames cache export answers.jsonl   # holds personal data: file is 0600",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cache_cmd.add_argument("action", choices=("stats", "clear", "export", "prune"))
+    cache_cmd.add_argument("path", nargs="?", help="output file for export (JSON Lines)")
+    cache_cmd.add_argument("--cache-dir", help="cache folder (default: the user cache dir)")
+    cache_cmd.add_argument("--older-than", help="for prune: an age like 30d, 12h, 2w")
+    cache_cmd.add_argument("--dry-run", action="store_true", help="for prune: only count")
 
     sub.add_parser("kinds", help="list the document kinds and their columns")
     sub.add_parser("codes", help="list the error codes (platform and local)")
@@ -88,7 +109,7 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _engine(args: argparse.Namespace) -> object:
+def _engine(args: argparse.Namespace) -> Engine:
     if args.engine == "local":
         from ._errors import ConfigurationError
 
@@ -107,11 +128,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.concurrency < 1:
         raise SystemExit("ocr-frames run: error: --concurrency must be >= 1")
     images = read_images(args.input, column=args.column)
+    engine = _engine(args)
+    if args.dry_run:
+        from .cachetools import estimate_cost
+
+        estimate = estimate_cost(
+            images,
+            args.kind,
+            engine_identity=engine.identity,
+            cache_dir=args.cache_dir,
+            price_per_call=args.price,
+        )
+        print(f"dry run: {estimate.line()}; nothing was sent")
+        return EXIT_OK
     summary = recognize_to_parquet(
         images,
         args.kind,
         args.out,
-        engine=_engine(args),  # type: ignore[arg-type]
+        engine=engine,
         cache_dir=False if args.no_cache else args.cache_dir,
         concurrency=args.concurrency,
         rate_limit=args.rate_limit,
@@ -126,6 +160,39 @@ def _cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_QUOTA
+    return EXIT_OK
+
+
+def _cmd_cache(args: argparse.Namespace) -> int:
+    import json
+    from datetime import datetime, timezone
+
+    from . import cachetools
+    from .cache import ResultCache
+
+    with ResultCache(args.cache_dir) as cache:
+        if args.action == "stats":
+            info = cachetools.summarize(cache)
+            for stamp in ("oldest", "newest"):
+                if info[stamp] is not None:
+                    moment = datetime.fromtimestamp(info[stamp], tz=timezone.utc)
+                    info[stamp] = moment.isoformat(timespec="seconds")
+            print(json.dumps(info, indent=2, ensure_ascii=False))
+        elif args.action == "clear":
+            print(f"removed {cache.clear()} cached answers from {cache.directory}")
+        elif args.action == "export":
+            if not args.path:
+                raise SystemExit("ocr-frames cache export: error: give an output PATH")
+            print(f"exported {cachetools.export_cache(cache, args.path)} answers to {args.path}")
+        else:
+            if not args.older_than:
+                raise SystemExit("ocr-frames cache prune: error: give --older-than (e.g. 30d)")
+            age = cachetools.parse_age(args.older_than)
+            n = cachetools.prune_cache(cache, age, dry_run=args.dry_run)
+            print(
+                f"{'would remove' if args.dry_run else 'removed'} {n} answers older than "
+                f"{args.older_than}"
+            )
     return EXIT_OK
 
 
@@ -163,6 +230,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_kinds()
         if args.command == "codes":
             return _cmd_codes()
+        if args.command == "cache":
+            return _cmd_cache(args)
         return _cmd_demo(args)
     except OCRError as exc:
         from ._errors import QuotaExceeded
