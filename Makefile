@@ -9,7 +9,7 @@ endif
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ocr-frames-installed
 
-.PHONY: demo test lint typecheck pytest install dev samples bench clean
+.PHONY: demo test lint typecheck pytest install dev samples bench docs clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ pytest: $(STAMP)
 
 samples: $(STAMP)
 	$(PY) sample_data/make_samples.py
+
+docs: $(STAMP)
+	$(PY) -c "from ocr_frames.kinds import columns_markdown as c; open('docs/columns.md', 'w').write(c())"
 
 clean:
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -191,3 +191,95 @@ _SCHEMAS: Final = {s.name: _build_schema(s) for s in _SPECS}
 def schema(kind: str) -> pa.Schema:
     """The Arrow schema of every table produced for ``kind``."""
     return _SCHEMAS[check_kind(kind)]
+
+
+#: What each platform field holds (the API page's own comments, in English).
+FIELD_NOTES: Final[dict[str, str]] = {
+    "type": "`Front` (photo side) or `Back` (issuing authority side)",
+    "name": "姓名 name",
+    "id": "公民身份号码 resident ID number (18 characters)",
+    "addr": "住址 address",
+    "gender": "性别 sex (男/女)",
+    "nationality": "民族 ethnic group (idcard) / 国籍 nationality (drivinglicense)",
+    "valid_date": "有效期限 validity as printed, e.g. `20171025-20271025` or `20150301-长期`",
+    "number": "card or plate number",
+    "plate_num": "号牌号码 plate number",
+    "plate_num_b": "plate number as printed on the back page",
+    "vehicle_type": "车辆类型 vehicle type (`vhicle_type` in some answers, normalised)",
+    "owner": "所有人 owner",
+    "use_character": "使用性质 use (e.g. 非营运, private)",
+    "model": "品牌型号 make and model",
+    "vin": "车辆识别代号 VIN",
+    "engine_num": "发动机号码 engine number",
+    "record": "档案编号 file number",
+    "passengers_num": "核定载人数 approved passengers, as printed",
+    "total_quality": "总质量 gross mass, as printed",
+    "prepare_quality": "整备质量 kerb mass, as printed",
+    "overall_size": "外廓尺寸 overall dimensions, as printed",
+    "id_num": "证号 licence number (the holder's resident ID number)",
+    "sex": "性别 sex",
+    "address": "住址 / 住所 address",
+    "car_class": "准驾车型 licence class (e.g. C1)",
+    "official_seal": "印章文字 text of the issuing seal",
+    "reg_num": "注册号 / 统一社会信用代码 registration number or credit code",
+    "serial": "编号 certificate serial",
+    "legal_representative": "法定代表人 legal representative",
+    "enterprise_name": "企业名称 company name",
+    "type_of_organization": "组成形式 form of organisation",
+    "type_of_enterprise": "公司类型 company type",
+    "business_scope": "经营范围 business scope",
+    "registered_capital": "注册资本 registered capital, as printed",
+    "paid_in_capital": "实收资本 paid-in capital, as printed",
+    "valid_period": "营业期限 business term, as printed (may be 长期)",
+    "register_date": "注册日期 registration date",
+    "issue_date": "发证日期 / 初次领证日期 issue date",
+    "birth_date": "出生日期 date of birth",
+    "valid_from": "有效期限起始日 valid from",
+    "valid_to": "有效期限终止日 valid to",
+    "registered_date": "成立日期 date of establishment (printed like 2018年1月1日)",
+}
+
+
+def _describe(name: str, s: KindSpec) -> str:
+    if name in STATUS_COLUMNS:
+        return {
+            "errcode": "0 = ok; platform code or local 9000xx code (`ocr-frames codes`)",
+            "errmsg": "what happened, in words",
+            "rid": "the platform's request id (quote it to WeChat support)",
+            "sha256": "sha256 of the image bytes sent (the cache key)",
+            "cached": "answer came from the cache or a duplicate row: not billed",
+        }[name]
+    if name.endswith("_raw"):
+        return f"original text of `{name[:-4]}` when it could not be parsed as a date"
+    if name in s.dates:
+        return f"{FIELD_NOTES.get(name, 'date')} (parsed)"
+    if s.validity_field and name.startswith(s.validity_field + "_"):
+        part = name[len(s.validity_field) + 1 :]
+        return {
+            "start": "start of the validity period",
+            "end": "end of the validity period (null for 长期, no expiry)",
+            "long_term": "true when the period ends 长期 (never expires)",
+        }[part]
+    if name.startswith(("card_position", "cert_position")):
+        return "corner of the document in the image, pixels"
+    if name.startswith("img_size"):
+        return "image width / height, pixels"
+    if name == s.list_field:
+        return "one item per line/dish; `ocr_frames.explode(df, column)` gives one row each"
+    return FIELD_NOTES.get(name, "as returned by the platform")
+
+
+def columns_markdown() -> str:
+    """The column reference of every kind (``docs/columns.md`` is this text)."""
+    lines = [
+        "# Column reference",
+        "",
+        "Generated from `ocr_frames.kinds` by `make docs`; a test fails if this file drifts.",
+        "",
+    ]
+    for s in _SPECS:
+        lines += [f"## `{s.name}`: {s.title}", "", "| column | type | meaning |", "|---|---|---|"]
+        for f in schema(s.name):
+            lines.append(f"| `{f.name}` | `{f.type}` | {_describe(f.name, s)} |")
+        lines.append("")
+    return "\n".join(lines)

@@ -469,3 +469,10 @@ def test_all_exports_are_sorted_and_import() -> None:
     assert of.__all__ == sorted(of.__all__, key=style)
     for name in of.__all__:
         assert getattr(of, name) is not None
+
+
+def test_column_reference_doc_matches_the_schemas() -> None:
+    from ocr_frames.kinds import columns_markdown
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "columns.md"
+    assert doc.read_text(encoding="utf-8") == columns_markdown(), "run `make docs`"
