@@ -43,6 +43,7 @@ __all__ = [
     "BaseEngine",
     "CallPool",
     "Engine",
+    "Limiter",
     "RetryPolicy",
     "WeChatEngine",
 ]
@@ -171,7 +172,6 @@ class WeChatEngine(BaseEngine):
         return f"WeChatEngine(appid={self._appid!r}, base_url={self.base_url!r})"
 
     def _get_client(self) -> Any:
-        from ._transport import ShardedTransport
         from .wechat import AsyncWeChatClient
 
         loop = asyncio.get_running_loop()
@@ -179,7 +179,7 @@ class WeChatEngine(BaseEngine):
             # an httpx.AsyncClient belongs to the loop that opened its connections
             options = dict(self._client_options)
             if "http_client" not in options and "limits" not in options:
-                options.setdefault("transport", ShardedTransport())
+                options.setdefault("transport", _default_transport())
             self._client = AsyncWeChatClient(
                 appid=self._appid,
                 secret=self._secret,
@@ -244,13 +244,13 @@ class CallPool:
         kind: str,
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
-        rate_limit: float | None = None,
+        rate_limit: float | Limiter | None = None,
         retry: RetryPolicy | None = None,
         on_attempt: Callable[[Answer], None] | None = None,
     ) -> None:
         if concurrency < 1:
             raise ConfigurationError(f"concurrency must be >= 1, got {concurrency}")
-        if rate_limit is not None and rate_limit <= 0:
+        if not isinstance(rate_limit, (Limiter, type(None))) and rate_limit <= 0:
             raise ConfigurationError(f"rate_limit must be > 0 calls/s, got {rate_limit}")
         self.engine = engine
         self.kind = check_kind(kind)
@@ -316,9 +316,30 @@ class CallPool:
             await self._limiter.acquire()
 
 
-def _make_limiter(rate_limit: float | None) -> Any:
-    if rate_limit is None:
-        return None
+@runtime_checkable
+class Limiter(Protocol):
+    """A rate limiter shared beyond one pool (e.g. :class:`ocr_frames.dask.GlobalRateLimit`):
+    ``acquire`` returns when one more call may be sent."""
+
+    async def acquire(self) -> Any: ...
+
+
+def _default_transport() -> Any:
+    """The lean h11 transport, unless a proxy is configured (then httpx's own, sharded)."""
+    from urllib.request import getproxies
+
+    if getproxies():  # HTTP(S)_PROXY and friends: httpx's transport knows proxies
+        from ._transport import ShardedTransport
+
+        return ShardedTransport()
+    from ._h11transport import H11Transport
+
+    return H11Transport()
+
+
+def _make_limiter(rate_limit: float | Limiter | None) -> Any:
+    if rate_limit is None or isinstance(rate_limit, Limiter):
+        return rate_limit  # an object with ``async acquire()`` is used as it is
     from aiolimiter import AsyncLimiter
 
     # capacity 1 per 1/rate seconds: a smooth rate without an initial burst
