@@ -11,12 +11,14 @@ chunks are emitted in input order, so streaming to Parquet needs bounded memory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from itertools import islice
 from typing import Any, Final, Literal
 
@@ -410,6 +412,9 @@ async def arecognize(
     max_bytes: int = MAX_IMAGE_BYTES,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
+    checks: bool = False,
+    as_of: date | None = None,
+    mask: bool = False,
 ) -> pd.DataFrame:
     """Async :func:`recognize` (for code already running an event loop)."""
     opts = _opts(
@@ -430,6 +435,51 @@ async def arecognize(
         if summary.stopped:
             raise QuotaExceeded(summary.line())
         _raise_for_errors(df)
+    return _finish(df, opts.kind, checks=checks, as_of=as_of, mask=mask)
+
+
+def _finish(
+    df: pd.DataFrame, kind: str, *, checks: bool, as_of: date | None, mask: bool
+) -> pd.DataFrame:
+    """Add the audit ``check_*`` columns, then mask personal data (in that order: the
+    checks need the real numbers)."""
+    attrs = dict(df.attrs)
+    if checks:
+        from .checks import add_checks
+
+        df = add_checks(df, kind, as_of=as_of)
+    if mask:
+        from .mask import mask_frame
+
+        df = mask_frame(df, kind)
+    df.attrs.update(attrs)
+    return df
+
+
+def finish_parquet(
+    path: Any,
+    kind: str,
+    *,
+    checks: bool = False,
+    as_of: date | None = None,
+    mask: bool = False,
+    report: Any = None,
+) -> pd.DataFrame:
+    """Post-process a file written by :func:`recognize_to_parquet` in place (atomically):
+    add ``check_*`` columns, write an HTML audit report (PII masked), mask personal data.
+
+    Checks that compare rows (duplicates) need the whole table, so it is read into memory.
+    """
+    df = pd.read_parquet(path)
+    df.attrs["ocr_frames"] = {"kind": kind}
+    if checks or report is not None:
+        from .checks import add_checks, report_html
+
+        df = add_checks(df, kind, as_of=as_of)
+        if report is not None:
+            report_html(df, kind, path=report, as_of=as_of)
+    df = _finish(df, kind, checks=False, as_of=as_of, mask=mask)
+    write_parquet(df, path, kind=kind)
     return df
 
 
@@ -493,6 +543,9 @@ def recognize(
     max_bytes: int = MAX_IMAGE_BYTES,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
+    checks: bool = False,
+    as_of: date | None = None,
+    mask: bool = False,
 ) -> pd.DataFrame:
     """Recognise every image in a column; one typed row per input row, same index and order.
 
@@ -502,7 +555,10 @@ def recognize(
     ``cache_dir``: ``None`` for the user cache dir, a path, or ``False`` to disable.
     Per-row problems become ``errcode``/``errmsg`` values; ``on_error="raise"`` raises
     the first one after the run (every answer is cached by then).  The run's
-    :class:`RunSummary` is in ``df.attrs["ocr_frames"]``.
+    :class:`RunSummary` is in ``df.attrs["ocr_frames"]``.  ``checks=True`` adds the KYC
+    ``check_*`` columns of :mod:`ocr_frames.checks` (expiry judged ``as_of`` a date,
+    default today); ``mask=True`` then masks names, ID, card and plate numbers
+    (:mod:`ocr_frames.mask`) for sharing.
     """
     return run_sync(
         arecognize(
@@ -519,6 +575,9 @@ def recognize(
             max_bytes=max_bytes,
             chunk_size=chunk_size,
             download_timeout=download_timeout,
+            checks=checks,
+            as_of=as_of,
+            mask=mask,
         )
     )
 
@@ -602,10 +661,14 @@ def write_parquet(df: pd.DataFrame, path: Any, *, kind: str | None = None) -> No
     # drop pandas' own metadata: its ArrowDtype names ("list<...>[pyarrow]") do not
     # round-trip through pd.read_parquet; the explicit schema below says it all
     table = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
-    fields = []
-    for name in table.column_names:
-        fields.append(base.field(name) if name in base.names else table.schema.field(name))
-    table = table.cast(pa.schema(fields))
+    columns = []
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if name in base.names and column.type != base.field(name).type:
+            # a masked date ("1980-**-**") cannot be cast back: it stays text
+            with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                column = column.cast(base.field(name).type)
+        columns.append(column)
+    table = pa.Table.from_arrays(columns, names=table.column_names)
     meta = file_metadata(kind, meta_attrs.get("engine"))
     with AtomicParquetWriter(path, table.schema, metadata=meta) as writer:
         writer.write(table)

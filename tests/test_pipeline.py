@@ -476,3 +476,24 @@ def test_column_reference_doc_matches_the_schemas() -> None:
 
     doc = Path(__file__).resolve().parents[1] / "docs" / "columns.md"
     assert doc.read_text(encoding="utf-8") == columns_markdown(), "run `make docs`"
+
+
+def test_checks_and_mask_options(emulator: WeChatEmulator, engine: of.WeChatEngine) -> None:
+    good, bad = make_png(41), make_png(42)
+    emulator.register(
+        good,
+        "idcard",
+        {"type": "Front", "name": "张三", "gender": "男", "id": "11010519491231002X"},
+    )
+    emulator.register(
+        bad, "idcard", {"type": "Front", "name": "李四", "gender": "男", "id": "110105194912310021"}
+    )
+    kw = {"engine": engine, "cache_dir": False, "progress": False}
+    checked = of.recognize([good, bad], "idcard", checks=True, **kw)
+    assert checked["check_id_checksum"].tolist() == [True, False]
+    assert checked["id"].tolist() == ["11010519491231002X", "110105194912310021"]
+    masked = of.recognize([good, bad], "idcard", checks=True, mask=True, **kw)
+    assert masked["check_id_checksum"].tolist() == [True, False]  # checked before masking
+    assert masked["name"].tolist() == ["张*", "李*"]
+    assert masked["id"].iloc[0].startswith("1101") and "19491231" not in masked["id"].iloc[0]
+    assert masked.attrs["ocr_frames"]["rows"] == 2

@@ -1,0 +1,243 @@
+"""``report`` (counts per check) and ``report_html`` (a page an auditor can open).
+
+The HTML page is self-contained (inline CSS, no scripts, no external assets) and shows
+personal data only masked by :func:`ocr_frames.mask.mask_frame`: names keep their first
+character, ID and card numbers their first and last 4, plates their last 2, birth dates
+their year.  Image sources are shown by file name only (no directories or URLs).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any, Final
+
+import pandas as pd
+
+from .._version import __version__
+from ..kinds import check_kind, spec
+from ..mask import mask_frame
+from ._catalogue import CHECKS
+from ._common import INT, STR
+
+#: kind → the (masked) columns that identify a row in the failing-rows table
+DISPLAY_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
+    "idcard": ("type", "name", "id", "gender", "valid_date_end"),
+    "drivinglicense": ("name", "id_num", "sex", "valid_to"),
+    "bankcard": ("number", "check_card_bank"),
+    "bizlicense": ("enterprise_name", "reg_num", "legal_representative"),
+    "driving": ("plate_num", "vin", "owner"),
+    "platenum": ("number",),
+    "comm": (),
+    "menu": (),
+}
+_LABELS: Final = {
+    "check_card_bank": "bank",
+    "valid_date_end": "valid until",
+    "valid_to": "valid until",
+}
+
+
+def resolve_kind(df: pd.DataFrame, kind: str | None) -> str:
+    """``kind``, else the kind recorded by ``recognize`` or ``add_checks`` in ``df.attrs``."""
+    if kind is None:
+        for key in ("ocr_frames_checks", "ocr_frames"):
+            meta = df.attrs.get(key)
+            if isinstance(meta, dict) and isinstance(meta.get("kind"), str):
+                kind = meta["kind"]
+                break
+    if kind is None:
+        raise ValueError("cannot tell the kind of this table; pass kind=")
+    return check_kind(kind)
+
+
+def _is_check(name: str) -> bool:
+    info = CHECKS.get(name)
+    return info is not None and (bool(info.problem) or info.composite)
+
+
+def _booleans(series: pd.Series[Any]) -> pd.arrays.BooleanArray:
+    """A check column as ``boolean`` (it may come back from Parquet as object or bool)."""
+    values = [v if isinstance(v, bool) else None for v in series.astype(object).tolist()]
+    return pd.array(values, dtype="boolean")
+
+
+def summary_table(checked: pd.DataFrame) -> pd.DataFrame:
+    """Counts per boolean check column of an already checked table."""
+    names = [c for c in checked.columns if isinstance(c, str) and _is_check(c)]
+    rows = []
+    for name in names:
+        values = _booleans(checked[name])
+        na = int(values.isna().sum())
+        passed = int(values.fillna(False).sum())
+        rows.append((name, passed, len(values) - na - passed, na))
+    frame: pd.DataFrame = pd.DataFrame(
+        {
+            "description": pd.array([CHECKS[n].description for n, *_ in rows], dtype=STR),
+            "standard": pd.array([CHECKS[n].standard for n, *_ in rows], dtype=STR),
+            "passed": pd.array([r[1] for r in rows], dtype=INT),
+            "failed": pd.array([r[2] for r in rows], dtype=INT),
+            "not_applicable": pd.array([r[3] for r in rows], dtype=INT),
+        },
+        index=pd.Index([r[0] for r in rows], name="check", dtype=STR),
+    )
+    return frame
+
+
+# --- HTML ------------------------------------------------------------------------------
+
+_CSS: Final = """
+:root { --ink:#1f2933; --muted:#616e7c; --line:#e4e7eb; --bad:#c62828; --bad-bg:#fdecea;
+        --ok:#2e7d32; --ok-bg:#e8f5e9; --na:#7b8794; --head:#f5f7fa; }
+* { box-sizing: border-box; }
+body { margin: 0; color: var(--ink); background: #fff;
+       font: 14px/1.5 system-ui, -apple-system, "Segoe UI", "Noto Sans CJK SC",
+             "PingFang SC", "Microsoft YaHei", sans-serif; }
+main { max-width: 1180px; margin: 0 auto; padding: 28px 32px 40px; }
+h1 { font-size: 22px; margin: 0 0 4px; }
+h2 { font-size: 16px; margin: 28px 0 10px; }
+.meta { color: var(--muted); margin: 0; }
+.cards { display: flex; gap: 12px; margin: 20px 0 4px; flex-wrap: wrap; }
+.card { border: 1px solid var(--line); border-radius: 8px; padding: 10px 16px; min-width: 150px; }
+.card b { display: block; font-size: 24px; line-height: 1.2; }
+.card.ok b { color: var(--ok); } .card.bad b { color: var(--bad); } .card.na b { color: var(--na); }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--line);
+         vertical-align: top; }
+th { background: var(--head); font-weight: 600; white-space: nowrap; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.bad { color: var(--bad); font-weight: 600; }
+td.zero { color: var(--na); }
+code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: 12.5px; }
+.std { color: var(--muted); font-size: 12.5px; }
+.bar { width: 110px; height: 8px; background: var(--line); border-radius: 4px; overflow: hidden;
+       display: flex; margin-top: 6px; }
+.bar i { display: block; height: 100%; }
+.bar .p { background: var(--ok); } .bar .f { background: var(--bad); }
+.problems { color: var(--bad); }
+.note { color: var(--muted); font-size: 12.5px; margin-top: 24px; }
+"""
+
+
+def _e(value: object) -> str:
+    """Escaped cell text ('' for missing)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()[:10]
+    return html.escape(str(value))
+
+
+def _summary_html(summary: pd.DataFrame) -> str:
+    lines = [
+        "<table class='summary'><thead><tr><th>check</th><th>what it verifies</th>"
+        "<th class='num'>passed</th><th class='num'>failed</th><th class='num'>n/a</th>"
+        "<th>pass rate</th></tr></thead><tbody>"
+    ]
+    for name, row in summary.iterrows():
+        passed, failed, na = int(row["passed"]), int(row["failed"]), int(row["not_applicable"])
+        checked = passed + failed
+        p = 100 * passed / checked if checked else 0
+        bar = (
+            f"<div class='bar' title='{p:.0f}% of {checked} checked rows passed'>"
+            f"<i class='p' style='width:{p:.1f}%'></i><i class='f' style='width:{100 - p:.1f}%'>"
+            "</i></div>"
+            if checked
+            else "<span class='std'>not applicable</span>"
+        )
+        lines.append(
+            f"<tr><td><code>{_e(name)}</code></td><td>{_e(row['description'])}"
+            f"<div class='std'>{_e(row['standard'])}</div></td>"
+            f"<td class='num'>{passed}</td>"
+            f"<td class='num {'bad' if failed else 'zero'}'>{failed}</td>"
+            f"<td class='num zero'>{na}</td><td>{bar}</td></tr>"
+        )
+    lines.append("</tbody></table>")
+    return "".join(lines)
+
+
+def _source_name(value: object) -> str:
+    text = _e(value)
+    return text.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+
+
+def _failing_html(checked: pd.DataFrame, kind: str, max_rows: int) -> tuple[str, int]:
+    failed = (~_booleans(checked["check_passed"])).fillna(False).to_numpy(dtype=bool)
+    positions = [int(p) for p in failed.nonzero()[0]]
+    if not positions:
+        return "<p class='meta'>No row failed a check.</p>", 0
+    masked = mask_frame(checked.iloc[positions[:max_rows]], kind)
+    columns = [c for c in DISPLAY_COLUMNS[kind] if c in masked.columns]
+    has_source = "source" in masked.columns
+    head = "<th class='num'>row</th>" + ("<th>source</th>" if has_source else "")
+    head += "".join(f"<th>{_e(_LABELS.get(c, c))}</th>" for c in columns)
+    head += "<th>problems</th>"
+    lines = [f"<table class='rows'><thead><tr>{head}</tr></thead><tbody>"]
+    for position, (_, row) in zip(positions, masked.iterrows(), strict=False):
+        cells = f"<td class='num'>{position}</td>"
+        if has_source:
+            cells += f"<td><code>{_source_name(row['source'])}</code></td>"
+        cells += "".join(f"<td>{_e(row[c])}</td>" for c in columns)
+        problems = _e(row["check_problems"]).replace("; ", "<br>")
+        lines.append(f"<tr>{cells}<td class='problems'>{problems}</td></tr>")
+    lines.append("</tbody></table>")
+    if len(positions) > max_rows:
+        lines.append(
+            f"<p class='meta'>{len(positions) - max_rows} more failing rows not shown.</p>"
+        )
+    return "".join(lines), len(positions)
+
+
+def _cards(checked: pd.DataFrame) -> str:
+    passed = _booleans(checked["check_passed"])
+    n, na = len(passed), int(passed.isna().sum())
+    ok = int(passed.fillna(False).sum())
+    cards = [
+        ("", n, "rows"),
+        ("ok", ok, "passed every check"),
+        ("bad", n - na - ok, "failed a check"),
+        ("na", na, "not checked (error rows)"),
+    ]
+    return (
+        "<section class='cards'>"
+        + "".join(
+            f"<div class='card {cls}'><b>{count}</b>{label}</div>" for cls, count, label in cards
+        )
+        + "</section>"
+    )
+
+
+def render_html(
+    checked: pd.DataFrame, kind: str, *, as_of: str, title: str | None, max_rows: int
+) -> str:
+    """The HTML page of an already checked ``kind`` table."""
+    title = title or f"Document checks: {spec(kind).title}"
+    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    failing, n_failing = _failing_html(checked, kind, max_rows)
+    parts: Sequence[str] = (
+        "<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body><main>",
+        f"<h1>{_e(title)}</h1>",
+        f"<p class='meta'>kind <code>{_e(kind)}</code> · checked as of {_e(as_of)} · "
+        f"generated {generated} · ocr-frames {_e(__version__)} · personal data masked</p>",
+        _cards(checked),
+        "<h2>Checks</h2>",
+        _summary_html(summary_table(checked)),
+        f"<h2>Rows that failed ({n_failing})</h2>",
+        failing,
+        "<p class='note'>Row numbers are 0-based positions in the table. "
+        "n/a: the check does not apply to the row (an error row, a missing field, "
+        "or a prerequisite check that already failed). "
+        "Names keep their first character, ID and card numbers their first and last four, "
+        "plates their last two; image sources show the file name only.</p>",
+        "</main></body></html>\n",
+    )
+    return "".join(parts)
+
+
+def write_html(text: str, path: str | Path) -> None:
+    """Write the page as UTF-8."""
+    Path(path).write_text(text, encoding="utf-8")
