@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging as _logging
 
+from . import accessor as _accessor  # noqa: F401  (importing it registers df.ocr)
 from ._errors import (
     AuthError,
     ConfigurationError,
@@ -20,7 +21,7 @@ from ._errors import (
     TransportError,
 )
 from ._version import __version__
-from .engine import BaseEngine, Engine, RetryPolicy, WeChatEngine
+from .engine import BaseEngine, Engine, Limiter, RetryPolicy, WeChatEngine
 from .flatten import explode
 from .kinds import KINDS, schema
 from .pipeline import (
@@ -40,6 +41,7 @@ __all__ = [
     "ConfigurationError",
     "Engine",
     "ImageError",
+    "Limiter",
     "OCRError",
     "QuotaExceeded",
     "RateLimited",

@@ -31,7 +31,7 @@ from ._errors import CACHEABLE_CODES, E_BAD_RESPONSE, OCRError, QuotaExceeded, e
 from ._progress import Progress
 from ._runner import run_sync
 from .cache import NullCache, ResultCache
-from .engine import DEFAULT_CONCURRENCY, CallPool, Engine, RetryPolicy
+from .engine import DEFAULT_CONCURRENCY, CallPool, Engine, Limiter, RetryPolicy
 from .flatten import to_arrow, to_pandas
 from .kinds import check_kind, schema
 from .parquet import AtomicParquetWriter, file_metadata, with_metadata
@@ -104,7 +104,7 @@ class RunSummary:
 class _Options:
     kind: str
     concurrency: int
-    rate_limit: float | None
+    rate_limit: float | Limiter | None
     retry: RetryPolicy | None
     url_mode: Literal["download", "passthrough"]
     max_bytes: int
@@ -356,7 +356,7 @@ async def _stream(
 def _opts(
     kind: str,
     concurrency: int,
-    rate_limit: float | None,
+    rate_limit: float | Limiter | None,
     retry: RetryPolicy | None,
     url_mode: Literal["download", "passthrough"],
     max_bytes: int,
@@ -404,7 +404,7 @@ async def arecognize(
     engine: Engine | None = None,
     cache_dir: CacheDir = None,
     concurrency: int = DEFAULT_CONCURRENCY,
-    rate_limit: float | None = None,
+    rate_limit: float | Limiter | None = None,
     retry: RetryPolicy | None = None,
     progress: bool = True,
     on_error: Literal["keep", "raise"] = "keep",
@@ -503,7 +503,7 @@ def recognize_arrow(
     engine: Engine | None = None,
     cache_dir: CacheDir = None,
     concurrency: int = DEFAULT_CONCURRENCY,
-    rate_limit: float | None = None,
+    rate_limit: float | Limiter | None = None,
     retry: RetryPolicy | None = None,
     progress: bool = True,
     url_mode: Literal["download", "passthrough"] = "download",
@@ -535,7 +535,7 @@ def recognize(
     engine: Engine | None = None,
     cache_dir: CacheDir = None,
     concurrency: int = DEFAULT_CONCURRENCY,
-    rate_limit: float | None = None,
+    rate_limit: float | Limiter | None = None,
     retry: RetryPolicy | None = None,
     progress: bool = True,
     on_error: Literal["keep", "raise"] = "keep",
@@ -622,7 +622,7 @@ def recognize_to_parquet(
     engine: Engine | None = None,
     cache_dir: CacheDir = None,
     concurrency: int = DEFAULT_CONCURRENCY,
-    rate_limit: float | None = None,
+    rate_limit: float | Limiter | None = None,
     retry: RetryPolicy | None = None,
     progress: bool = True,
     url_mode: Literal["download", "passthrough"] = "download",
