@@ -1,11 +1,8 @@
-"""``recognize`` and ``recognize_to_parquet``: a column of images in, a typed table out.
+"""The public entry points: ``recognize`` (pandas), ``arecognize`` (async),
+``recognize_arrow`` (pyarrow), ``recognize_to_parquet`` (streamed to disk),
+``write_parquet`` and ``finish_parquet`` (checks, masking, report on a written file).
 
-Rows move through the stages in chunks (``chunk_size`` rows): sources are read and hashed
-in threads, the cache is asked for the whole chunk at once, duplicates within the run are
-sent once, misses go to the :class:`~ocr_frames.engine.CallPool`, and each answer is
-committed to the cache the moment it arrives (group commit in a writer thread) before it
-counts as done.  A few chunks are prepared ahead so the pool never drains at chunk borders;
-chunks are emitted in input order, so streaming to Parquet needs bounded memory.
+The machinery of one run (chunks, cache, claims, pool) lives in :mod:`ocr_frames._run`.
 """
 
 from __future__ import annotations
