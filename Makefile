@@ -19,7 +19,7 @@ install: $(PY)
 	$(PY) -m pip install --quiet -e .
 
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,local]'
 	touch $(STAMP)
 
 dev: $(STAMP)
@@ -40,10 +40,15 @@ pytest: $(STAMP)
 	$(PY) -m pytest -q
 
 samples: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[samples]'
 	$(PY) sample_data/make_samples.py
 
 docs: $(STAMP)
 	$(PY) -c "from ocr_frames.kinds import columns_markdown as c; open('docs/columns.md', 'w').write(c())"
+
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -r bench/requirements.txt
+	$(PY) -m bench.run
 
 clean:
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+import secrets
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 import httpx
 
@@ -47,7 +47,15 @@ class OCRCall:
     kind: str
     path: str
     params: dict[str, str] = field(default_factory=dict)
-    files: Mapping[str, tuple[str, bytes, str]] | None = None
+    #: the multipart body, encoded once (``img`` part), and its Content-Type header
+    content: bytes | None = None
+    content_type: str | None = None
+
+    def body(self) -> dict[str, Any]:
+        """Keyword arguments for httpx carrying the body (none for img_url calls)."""
+        if self.content is None:
+            return {}
+        return {"content": self.content, "headers": {"Content-Type": self.content_type}}
 
 
 @dataclass
@@ -117,6 +125,8 @@ class BaseClient:
         self._max_response_bytes = max_response_bytes
         self._scrub = Scrubber([secret, access_token])
         self._tokens = TokenCache(refresh_margin=refresh_margin)
+        self._urls: dict[tuple[str, str], httpx.URL] = {}
+        self._boundary = secrets.token_hex(16)
         self._fixed_token: str | None = None
         if appid and secret:
             if access_token:  # a seed: used until the platform rejects it
@@ -160,7 +170,16 @@ class BaseClient:
                 f"{MAX_IMAGE_BYTES} (2 MB); not sent"
             )
             raise ImageError(message, errcode=E_TOO_LARGE)
-        return OCRCall(kind, path, files={"img": ("image", img, "application/octet-stream")})
+        # encoded here, once, instead of by httpx on every send: the multipart machinery
+        # was the largest share of client CPU per call (see BENCHMARKS.md)
+        boundary = self._boundary
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="img"; '
+            'filename="image"\r\nContent-Type: application/octet-stream\r\n\r\n'
+        ).encode()
+        content = b"".join((head, img, f"\r\n--{boundary}--\r\n".encode()))
+        content_type = f"multipart/form-data; boundary={boundary}"
+        return OCRCall(kind, path, content=content, content_type=content_type)
 
     def _token_call(self, *, force_refresh: bool = False) -> TokenRequest:
         if not (self.appid and self._secret):  # a fixed token is never refreshed
@@ -179,8 +198,18 @@ class BaseClient:
         )
         return token
 
-    def _ocr_params(self, call: OCRCall, token: str) -> dict[str, str]:
-        return {**call.params, "access_token": token}
+    def _ocr_url(self, call: OCRCall, token: str) -> httpx.URL:
+        """The call's URL with its token; parsed once per (kind, token), not per call."""
+        if call.params:  # img_url passthrough: rare, built each time
+            return httpx.URL(self._url(call.path), params={**call.params, "access_token": token})
+        key = (call.path, token)
+        url = self._urls.get(key)
+        if url is None:
+            if len(self._urls) > 64:  # old tokens: forget them
+                self._urls.clear()
+            url = httpx.URL(self._url(call.path), params={"access_token": token})
+            self._urls[key] = url
+        return url
 
     def _transport_error(self, what: str, exc: httpx.HTTPError) -> TransportError:
         """A TransportError whose message cannot leak the URL's token or secret."""

@@ -328,7 +328,7 @@ def _default_transport() -> Any:
     """The lean h11 transport, unless a proxy is configured (then httpx's own, sharded)."""
     from urllib.request import getproxies
 
-    if getproxies():  # HTTP(S)_PROXY and friends: httpx's transport knows proxies
+    if set(getproxies()) - {"no"}:  # HTTP(S)_PROXY and friends (NO_PROXY alone is fine)
         from ._transport import ShardedTransport
 
         return ShardedTransport()

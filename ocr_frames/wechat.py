@@ -201,15 +201,14 @@ class WeChatClient(BaseClient):
     def _post(self, call: OCRCall, token: str) -> dict[str, Any]:
         status, body, content_type = self._send(
             "POST",
-            self._url(call.path),
+            self._ocr_url(call, token),
             call.kind,
-            params=self._ocr_params(call, token),
-            files=call.files,
+            **call.body(),
         )
         return parse_response(call.kind, status, body, content_type)
 
     def _send(
-        self, method: str, url: str, what: str, **kwargs: Any
+        self, method: str, url: str | httpx.URL, what: str, **kwargs: Any
     ) -> tuple[int, bytes, str | None]:
         capped = self._capped(what)
         give_up = time.monotonic() + self._deadline
@@ -336,15 +335,14 @@ class AsyncWeChatClient(BaseClient):
     async def _post(self, call: OCRCall, token: str) -> dict[str, Any]:
         status, body, content_type = await self._send(
             "POST",
-            self._url(call.path),
+            self._ocr_url(call, token),
             call.kind,
-            params=self._ocr_params(call, token),
-            files=call.files,
+            **call.body(),
         )
         return parse_response(call.kind, status, body, content_type)
 
     async def _send(
-        self, method: str, url: str, what: str, **kwargs: Any
+        self, method: str, url: str | httpx.URL, what: str, **kwargs: Any
     ) -> tuple[int, bytes, str | None]:
         capped = self._capped(what)
 
