@@ -14,7 +14,7 @@ from ._errors import ConfigurationError
 __all__ = ["IMAGE_SUFFIXES", "read_images"]
 
 IMAGE_SUFFIXES: Final = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".pdf", ".heic", ".heif"}
 )
 COLUMN_GUESSES: Final = ("image", "images", "path", "paths", "file", "filename", "url", "img_url")
 

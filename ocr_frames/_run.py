@@ -7,6 +7,13 @@ sent once, other processes' in-flight images are waited for (claims), misses go 
 call's slot is freed (group commit in a writer thread).  A few chunks are prepared ahead so
 the pool never drains at chunk borders; chunks are emitted in input order, so streaming to
 Parquet needs bounded memory.
+
+A document input (PDF, multi-page TIFF) becomes one output row per page: a chunk of
+input values yields its answers together with each answer's position in the chunk (and
+the answer's ``page``), so callers repeat the input value and index per page.  Images
+re-encoded by ``shrink`` are keyed by the bytes sent; the ``original → sent`` table
+(:mod:`ocr_frames._derived`) lets a rerun find them in the cache without re-encoding,
+and only the rare miss (answer not cached) is loaded and encoded again.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import pyarrow as pa
 
 from ._cachewriter import CacheWriter
 from ._claims import Claims
+from ._derived import DerivedStore
 from ._errors import CACHEABLE_CODES, E_BAD_RESPONSE
 from ._progress import Progress
 from .cache import NullCache, ResultCache
@@ -100,6 +108,8 @@ class Options:
     chunk_size: int
     progress: bool
     download_timeout: float
+    shrink: bool = True
+    storage_options: Mapping[str, Any] | None = None
 
 
 def column_values(images: Any) -> tuple[list[Any], pd.Index | None]:
@@ -141,6 +151,33 @@ def _error_answer(src: Source) -> Answer:
     return {"errcode": src.errcode, "errmsg": src.errmsg, "rid": None}
 
 
+def _expand(sources: Sequence[Source]) -> tuple[list[int], list[Source]]:
+    """One row per page: (position of each row's input value, each row's Source)."""
+    positions: list[int] = []
+    rows: list[Source] = []
+    for position, src in enumerate(sources):
+        parts = src.pages if src.ok and src.pages else (src,)
+        positions.extend([position] * len(parts))
+        rows.extend(parts)
+    return positions, rows
+
+
+@dataclass
+class Prepared:
+    """One chunk on its way: a slot per output row, and the input position of each row."""
+
+    slots: list[Answer | asyncio.Task[Answer]]
+    positions: list[int]
+    pages: list[int | None]
+    size: int  # input values in the chunk
+
+    def with_pages(self, answers: list[Answer]) -> list[Answer]:
+        """The answers with each row's ``page`` (1-based; None for single images)."""
+        if not any(self.pages):
+            return answers
+        return [{**a, "page": page} for a, page in zip(answers, self.pages, strict=True)]
+
+
 def _clean(answer: Mapping[str, Any]) -> Answer:
     """Make sure the pipeline-level keys exist and have the right types."""
     out = dict(answer)
@@ -171,6 +208,8 @@ class _Run:
         self.inflight: dict[str, asyncio.Task[Answer]] = {}
         self.completed: list[str] = []
         self.keep_inflight = isinstance(cache, NullCache)
+        directory = cache.directory if isinstance(cache, ResultCache) else None
+        self.derived = DerivedStore(directory) if opts.shrink and directory else None
 
     def key(self, src: Source) -> str | None:
         if src.sha256:
@@ -223,28 +262,66 @@ class _Run:
         finally:
             self.completed.append(key)
 
-    async def prepare(self, values: list[Any], client: Any) -> list[Answer | asyncio.Task[Answer]]:
-        sources = await load_sources(
+    async def _load(self, values: list[Any], client: Any, *, derived: bool) -> list[Source]:
+        return await load_sources(
             values,
             url_mode=self.opts.url_mode,
             client=client,
             max_bytes=self.opts.max_bytes,
             download_timeout=self.opts.download_timeout,
+            shrink=self.opts.shrink,
+            derived=self.derived if derived else None,
+            storage_options=self.opts.storage_options,
         )
+
+    async def _reload_deferred(
+        self, values: list[Any], sources: list[Source], hits: dict[str, Answer], client: Any
+    ) -> list[Source] | None:
+        """Re-encode the inputs known only by digest whose answer is not at hand
+        (None when there are none)."""
+        redo = [
+            position
+            for position, src in enumerate(sources)
+            if any(
+                part.deferred
+                and (key := self.key(part)) is not None
+                and key not in hits
+                and key not in self.inflight
+                for part in (src.pages or (src,))
+            )
+        ]
+        if not redo:
+            return None
+        again = await self._load([values[p] for p in redo], client, derived=False)
+        sources = list(sources)
+        for position, src in zip(redo, again, strict=True):
+            sources[position] = src
+        return sources
+
+    async def prepare(self, values: list[Any], client: Any) -> Prepared:
+        sources = await self._load(values, client, derived=True)
         if not self.keep_inflight:  # answers completed so far are in the cache now
             for done in self.completed:
                 self.inflight.pop(done, None)
             self.completed.clear()
-        keys = [self.key(s) if s.ok else None for s in sources]
+        keys = [self.key(s) if s.ok else None for s in _expand(sources)[1]]
         lookup = [k for k in keys if k is not None and k not in self.inflight]
         hits = await asyncio.to_thread(self.cache.get_many, lookup) if lookup else {}
+        reloaded = await self._reload_deferred(values, sources, hits, client)
+        if reloaded is not None:
+            sources = reloaded
+            keys = [self.key(s) if s.ok else None for s in _expand(sources)[1]]
+            fresh = [k for k in keys if k is not None and k not in hits and k not in self.inflight]
+            hits.update(await asyncio.to_thread(self.cache.get_many, fresh) if fresh else {})
+            lookup = [k for k in keys if k is not None and k not in self.inflight]
+        positions, rows = _expand(sources)
         misses = [k for k in dict.fromkeys(lookup) if k not in hits]
         owned = set(misses)
         if self.claims is not None and misses:  # another process may be sending some
             owned, late = await asyncio.to_thread(self._claim, misses)
             hits.update(late)
         slots: list[Answer | asyncio.Task[Answer]] = []
-        for src, key in zip(sources, keys, strict=True):
+        for src, key in zip(rows, keys, strict=True):
             if key is None:
                 slots.append({**_error_answer(src), "sha256": src.sha256, "cached": False})
             elif key in hits:
@@ -258,19 +335,19 @@ class _Run:
                 task = asyncio.ensure_future(send)
                 self.inflight[key] = task
                 slots.append(task)
-        return slots
+        return Prepared(slots, positions, [s.page for s in rows], len(values))
 
     @staticmethod
     async def _duplicate(task: asyncio.Task[Answer]) -> Answer:
         # same bytes as an earlier row of this run: that row's call serves this one too
         return {**await asyncio.shield(task), "cached": True}
 
-    async def chunks(self, values: Iterable[Any]) -> AsyncIterator[list[Answer]]:
-        """Yield the answers chunk by chunk, in input order."""
+    async def chunks(self, values: Iterable[Any]) -> AsyncIterator[tuple[list[Answer], Prepared]]:
+        """Yield the answers chunk by chunk, in input order (with the chunk's row layout)."""
         import httpx
 
         lookahead = max(2, -(-4 * self.opts.concurrency // self.opts.chunk_size))
-        queue: asyncio.Queue[list[Answer | asyncio.Task[Answer]] | None] = asyncio.Queue(lookahead)
+        queue: asyncio.Queue[Prepared | None] = asyncio.Queue(lookahead)
         async with httpx.AsyncClient(follow_redirects=False) as client:
 
             async def produce() -> None:
@@ -280,8 +357,9 @@ class _Run:
 
             producer = asyncio.ensure_future(produce())
             try:
-                while (slots := await queue.get()) is not None:
-                    yield [s if isinstance(s, dict) else await s for s in slots]
+                while (prepared := await queue.get()) is not None:
+                    answers = [s if isinstance(s, dict) else await s for s in prepared.slots]
+                    yield prepared.with_pages(answers), prepared
                 await producer
             finally:
                 producer.cancel()
@@ -295,6 +373,8 @@ class _Run:
                     self.claims.close()
                 self.summary.billed_calls = self.pool.attempts
                 self.summary.retries = self.pool.retries
+                if self.derived is not None:
+                    self.derived.close()
 
     def tally(self, answers: Sequence[Answer]) -> None:
         from ._errors import E_NOT_DONE
@@ -318,20 +398,22 @@ async def stream_tables(
     cache_dir: CacheDir,
     opts: Options,
     summary: RunSummary,
-) -> AsyncIterator[tuple[pa.Table, list[Any]]]:
-    """Yield ``(table, input values)`` per chunk, in order; fills ``summary`` as it goes."""
+) -> AsyncIterator[tuple[pa.Table, list[Any], list[int]]]:
+    """Yield ``(table, input value of each row, input position of each row)`` per chunk,
+    in order; fills ``summary`` as it goes.  Documents have a row per page, so a value
+    (and its position) may repeat."""
     cache = _open_cache(cache_dir)
     run = _Run(engine, cache, opts, summary)
     started = time.perf_counter()
     bar = Progress(total=len(values), enabled=opts.progress, desc=f"ocr {opts.kind}")
     offset = 0
     try:
-        async for answers in run.chunks(values):
+        async for answers, prepared in run.chunks(values):
             run.tally(answers)
-            chunk_values = values[offset : offset + len(answers)]
-            offset += len(answers)
-            bar.update(len(answers), summary, calls=run.pool.attempts)
-            yield to_arrow(opts.kind, answers), chunk_values
+            positions = [offset + p for p in prepared.positions]
+            offset += prepared.size
+            bar.update(prepared.size, summary, calls=run.pool.attempts)
+            yield to_arrow(opts.kind, answers), [values[p] for p in positions], positions
     finally:
         summary.elapsed = time.perf_counter() - started
         bar.close(summary)
@@ -352,6 +434,9 @@ def make_options(
     chunk_size: int,
     progress: bool,
     download_timeout: float,
+    *,
+    shrink: bool = True,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> Options:
     if url_mode not in ("download", "passthrough"):
         from ._errors import ConfigurationError
@@ -371,4 +456,6 @@ def make_options(
         chunk_size=chunk_size,
         progress=progress,
         download_timeout=download_timeout,
+        shrink=shrink,
+        storage_options=storage_options,
     )

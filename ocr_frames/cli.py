@@ -10,6 +10,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import date
 
 from ._errors import LOCAL_CODES, PLATFORM_CODES, OCRError
 from ._version import __version__
@@ -83,6 +84,15 @@ def _build_parser() -> argparse.ArgumentParser:
         help="read and hash the inputs, ask the cache, print how many calls would be billed",
     )
     run.add_argument("--price", type=float, help="price per call, for --dry-run's estimate")
+    audit = run.add_argument_group("audit (the table is read back into memory)")
+    audit.add_argument("--checks", action="store_true", help="add the KYC check_* columns")
+    audit.add_argument(
+        "--as-of", type=_date, metavar="YYYY-MM-DD", help="judge expiry on this date (today)"
+    )
+    audit.add_argument("--report", metavar="FILE.html", help="write an HTML audit report")
+    audit.add_argument(
+        "--mask", action="store_true", help="mask names, ID/card/plate numbers in the output"
+    )
 
     cache_cmd = sub.add_parser(
         "cache",
@@ -98,22 +108,53 @@ def _build_parser() -> argparse.ArgumentParser:
     cache_cmd.add_argument("--older-than", help="for prune: an age like 30d, 12h, 2w")
     cache_cmd.add_argument("--dry-run", action="store_true", help="for prune: only count")
 
-    sub.add_parser("kinds", help="list the document kinds and their columns")
-    sub.add_parser("codes", help="list the error codes (platform and local)")
+    raw = argparse.RawDescriptionHelpFormatter
+    sub.add_parser(
+        "kinds",
+        help="list the document kinds and their columns",
+        description="List the 8 document kinds and the columns of each output table.",
+        epilog="example:\n  ocr-frames kinds | grep -A1 driving",
+        formatter_class=raw,
+    )
+    sub.add_parser(
+        "codes",
+        help="list the error codes (platform and local)",
+        description="List every errcode a row can carry: the platform's and ours (9000xx).",
+        epilog="example:\n  ocr-frames codes | grep 9000",
+        formatter_class=raw,
+    )
 
     demo = sub.add_parser(
-        "demo", help="run every kind on the bundled sample images (no account needed)"
+        "demo",
+        help="run every kind on the bundled sample images (no account needed)",
+        description="Run every kind on the bundled samples; nothing leaves this machine.",
+        epilog="example:\n  ocr-frames demo --out /tmp/demo",
+        formatter_class=raw,
     )
     demo.add_argument("--samples", default="sample_data", help="sample folder")
     demo.add_argument("--out", default="out/demo", help="output folder")
+
+    serve = sub.add_parser(
+        "serve", help="serve the WeChat OCR protocol on loopback, answered by the local engine"
+    )
+    serve.add_argument("--engine", choices=("local",), default="local")
+    serve.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
+    serve.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
     return parser
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def _engine(args: argparse.Namespace) -> Engine:
     if args.engine == "local":
-        from ._errors import ConfigurationError
+        from .local import LocalEngine
 
-        raise ConfigurationError("the local engine is not available in this version yet")
+        return LocalEngine()
     from .engine import WeChatEngine
 
     return WeChatEngine.from_env(
@@ -152,6 +193,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         url_mode=args.url_mode,
     )
+    if args.checks or args.mask or args.report:
+        from .pipeline import finish_parquet
+
+        finish_parquet(
+            args.out,
+            args.kind,
+            checks=args.checks,
+            as_of=args.as_of,
+            mask=args.mask,
+            report=args.report,
+        )
+        if args.report:
+            print(f"audit report: {args.report}", file=sys.stderr)
     print(f"{summary.line()}; wrote {summary.output}", file=sys.stderr)
     if summary.stopped:
         print(
@@ -230,6 +284,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_kinds()
         if args.command == "codes":
             return _cmd_codes()
+        if args.command == "serve":
+            from .local import serve
+
+            return serve(engine=args.engine, host=args.host, port=args.port)
         if args.command == "cache":
             return _cmd_cache(args)
         return _cmd_demo(args)

@@ -370,7 +370,7 @@ class _Plan:
     """Which keys of a kind's answers are read, grouped by how they are converted."""
 
     texts: tuple[str, ...]  # strings, dates, errmsg, rid, sha256
-    others: tuple[str, ...]  # the list field (if any), errcode
+    others: tuple[str, ...]  # the list field (if any), page, errcode
     positions: tuple[str, ...]  # objects {"pos": ...}: 8 ints each
     img_size: bool  # {"w", "h"}: 2 ints
     int_names: tuple[str, ...]  # the columns of those ints, in reading order
@@ -380,7 +380,7 @@ class _Plan:
     @classmethod
     def of(cls, kind_spec: KindSpec) -> _Plan:
         texts = (*kind_spec.strings, *kind_spec.dates, "errmsg", "rid", "sha256")
-        others = (*([kind_spec.list_field] if kind_spec.list_field else []), "errcode")
+        others = (*([kind_spec.list_field] if kind_spec.list_field else []), "page", "errcode")
         int_names = [f"{key}_{suffix}" for key in kind_spec.positions for suffix in _QUAD_SUFFIXES]
         int_names += ["img_size_w", "img_size_h"] if kind_spec.img_size else []
         flat_type = pa.struct([*((key, pa.string()) for key in texts), ("cached", pa.bool_())])
@@ -464,6 +464,7 @@ def to_arrow(kind: str, answers: Sequence[Mapping[str, Any]]) -> pa.Table:
         else:
             raw, ints = plan.read(dicts, plan.others)
         arrays["errcode"] = _build(raw["errcode"], _INT64)
+        arrays["page"] = _build(raw["page"], _INT32)  # documents: the page of each row
         arrays.update(zip(plan.int_names, _columns(ints, len(plan.int_names), _INT32), strict=True))
         if kind_spec.list_field:
             list_type = target.field(kind_spec.list_field).type

@@ -176,6 +176,7 @@ def _build_schema(s: KindSpec) -> pa.Schema:
     if s.list_field and s.list_item is not None:
         fields.append(pa.field(s.list_field, pa.list_(s.list_item)))
     fields += [
+        pa.field("page", pa.int32()),
         pa.field("errcode", pa.int64()),
         pa.field("errmsg", pa.string()),
         pa.field("rid", pa.string()),
@@ -241,6 +242,8 @@ FIELD_NOTES: Final[dict[str, str]] = {
 
 
 def _describe(name: str, s: KindSpec) -> str:
+    if name == "page":
+        return "page of a PDF or multi-page TIFF input (1-based); null for a single image"
     if name in STATUS_COLUMNS:
         return {
             "errcode": "0 = ok; platform code or local 9000xx code (`ocr-frames codes`)",

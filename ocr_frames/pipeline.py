@@ -8,7 +8,7 @@ The machinery of one run (chunks, cache, claims, pool) lives in :mod:`ocr_frames
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any, Literal
 
@@ -71,6 +71,8 @@ async def arecognize(
     max_bytes: int = MAX_IMAGE_BYTES,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
+    shrink: bool = True,
+    storage_options: Mapping[str, Any] | None = None,
     checks: bool = False,
     as_of: date | None = None,
     mask: bool = False,
@@ -86,6 +88,8 @@ async def arecognize(
         chunk_size,
         progress,
         download_timeout,
+        shrink=shrink,
+        storage_options=storage_options,
     )
     table, index, summary = await _atable(images, engine, cache_dir, opts)
     df = to_pandas(table, index=index)
@@ -148,8 +152,14 @@ async def _atable(
     values, index = column_values(images)
     engine = engine or default_engine()
     summary = RunSummary(kind=opts.kind, engine=engine.identity)
-    tables = [t async for t, _ in stream_tables(values, engine, cache_dir, opts, summary)]
+    tables: list[pa.Table] = []
+    positions: list[int] = []
+    async for table, _, chunk_positions in stream_tables(values, engine, cache_dir, opts, summary):
+        tables.append(table)
+        positions.extend(chunk_positions)
     table = pa.concat_tables(tables) if tables else schema(opts.kind).empty_table()
+    if index is not None and len(positions) != len(index):  # document pages: repeat the index
+        index = index.take(positions)
     meta = file_metadata(opts.kind, engine.identity, {"summary": summary.to_dict()})
     table = table.replace_schema_metadata(with_metadata(table.schema, meta).metadata)
     return table, index, summary
@@ -169,6 +179,8 @@ def recognize_arrow(
     max_bytes: int = MAX_IMAGE_BYTES,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
+    shrink: bool = True,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> pa.Table:
     """:func:`recognize` returning a ``pyarrow.Table`` with exactly ``schema(kind)``
     (no pandas on the way; the run summary is in the ``ocr_frames`` schema metadata)."""
@@ -182,6 +194,8 @@ def recognize_arrow(
         chunk_size,
         progress,
         download_timeout,
+        shrink=shrink,
+        storage_options=storage_options,
     )
     table, _, _ = run_sync(_atable(images, engine, cache_dir, opts))
     return table
@@ -202,6 +216,8 @@ def recognize(
     max_bytes: int = MAX_IMAGE_BYTES,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
+    shrink: bool = True,
+    storage_options: Mapping[str, Any] | None = None,
     checks: bool = False,
     as_of: date | None = None,
     mask: bool = False,
@@ -218,6 +234,15 @@ def recognize(
     ``check_*`` columns of :mod:`ocr_frames.checks` (expiry judged ``as_of`` a date,
     default today); ``mask=True`` then masks names, ID, card and plate numbers
     (:mod:`ocr_frames.mask`) for sharing.
+
+    ``shrink`` (on by default) re-encodes what the platform cannot take as it is, instead
+    of a row error: images of ``max_bytes`` or more (read up to 64 MB) become an upright
+    (EXIF orientation) JPEG under the limit, and PDFs, multi-page TIFFs and HEIC photos
+    one JPEG per page (:mod:`ocr_frames._shrink`).  A document gives one row per page, the
+    ``page`` being 1-based, with its input row's index repeated.  The ``sha256`` column is
+    always that of the bytes sent (the cache key); the original's digest is remembered in
+    the cache directory so a rerun is a cache hit without re-encoding.  Images that can be
+    sent as they are are never re-encoded.
     """
     return run_sync(
         arecognize(
@@ -234,6 +259,8 @@ def recognize(
             max_bytes=max_bytes,
             chunk_size=chunk_size,
             download_timeout=download_timeout,
+            shrink=shrink,
+            storage_options=storage_options,
             checks=checks,
             as_of=as_of,
             mask=mask,
@@ -268,7 +295,7 @@ async def _arecognize_to_parquet(
     summary = RunSummary(kind=opts.kind, engine=engine.identity, output=str(path))
     meta = file_metadata(opts.kind, engine.identity)
     with AtomicParquetWriter(path, output_schema(opts.kind), metadata=meta) as writer:
-        async for table, chunk_values in stream_tables(values, engine, cache_dir, opts, summary):
+        async for table, chunk_values, _ in stream_tables(values, engine, cache_dir, opts, summary):
             writer.write(table.add_column(0, "source", _source_column(chunk_values)))
     return summary
 
@@ -288,6 +315,8 @@ def recognize_to_parquet(
     max_bytes: int = MAX_IMAGE_BYTES,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
+    shrink: bool = True,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> RunSummary:
     """Stream results to a Parquet file (bounded memory), renamed into place at the end.
 
@@ -306,6 +335,8 @@ def recognize_to_parquet(
         chunk_size,
         progress,
         download_timeout,
+        shrink=shrink,
+        storage_options=storage_options,
     )
     return run_sync(_arecognize_to_parquet(images, path, engine, cache_dir, opts))
 

@@ -1,7 +1,9 @@
 """Turn the entries of an images column into :class:`Source` objects (bytes + sha256).
 
 A column entry may be a file path (``str``, :class:`pathlib.Path`, any
-:class:`os.PathLike`), an ``http(s)://`` URL, raw image bytes, or a null.  Every entry
+:class:`os.PathLike`, a ``file://`` URL), an ``http(s)://`` URL, a ``data:`` URI or a
+bare base64 string, a path on any fsspec filesystem (``s3://``, ``gs://``, ``abfs://``,
+``memory://`` ...: any other ``protocol://``), raw image bytes, or a null.  Every entry
 becomes exactly one :class:`Source`; a problem with one entry is recorded on its Source
 (``errcode`` from :data:`ocr_frames._errors.LOCAL_CODES` plus a printable ``errmsg``)
 and never raised, so a batch always comes back whole and in input order.
@@ -12,6 +14,13 @@ images *smaller* than :data:`MAX_IMAGE_BYTES`; a bigger file is rejected from it
 bytes (JPEG, PNG, GIF, BMP, WebP, TIFF; truncated JPEGs and PNG decompression bombs are
 refused).
 
+A ``str`` is told apart as follows (:func:`classify`): ``http(s)://`` is a URL,
+``file://`` a local path, ``data:`` a data URI, another ``protocol://`` (two letters or
+more, so ``C:\\`` stays a path) or ``protocol::`` chain an fsspec path; a bare base64
+string is a str of at least 64 characters made only of the base64 alphabet (line breaks
+allowed), whose first bytes decode to an image or PDF signature - a real file name has a
+``.`` or a character outside that alphabet; anything else is a local path.
+
 Error messages are safe to print, log and write to Parquet: paths with undecodable
 bytes are shown with ``\\xNN`` escapes, control characters are escaped, URLs are shown
 as ``scheme://host/path`` only (query strings may carry signed tokens), and no message
@@ -21,17 +30,22 @@ ever contains file contents.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hashlib
 import math
 import os
+import re
 import stat
 import struct
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
+from urllib.parse import unquote_to_bytes, urlsplit
+from urllib.request import url2pathname
 
 import httpx
 import numpy as np
@@ -50,10 +64,14 @@ from ocr_frames._errors import (
     ConfigurationError,
 )
 
+if TYPE_CHECKING:
+    from ocr_frames._derived import DerivedStore
+
 __all__ = [
     "DEFAULT_DOWNLOAD_CONCURRENCY",
     "DEFAULT_DOWNLOAD_TIMEOUT",
     "DEFAULT_MAX_REDIRECTS",
+    "DEFAULT_MAX_SOURCE_BYTES",
     "MAX_IMAGE_BYTES",
     "MAX_IMAGE_PIXELS",
     "Source",
@@ -77,8 +95,10 @@ DEFAULT_DOWNLOAD_TIMEOUT: Final = 20.0
 DEFAULT_MAX_REDIRECTS: Final = 5
 #: URLs downloaded at the same time by :func:`load_sources`.
 DEFAULT_DOWNLOAD_CONCURRENCY: Final = 8
+#: With ``shrink``, inputs up to this size are read (and re-encoded); bigger ones are refused.
+DEFAULT_MAX_SOURCE_BYTES: Final = 64 * 1024 * 1024
 
-ValueKind = Literal["null", "path", "url", "bytes", "invalid"]
+ValueKind = Literal["null", "path", "url", "bytes", "data", "fsspec", "invalid"]
 UrlMode = Literal["download", "passthrough"]
 
 _MB: Final = 1024 * 1024
@@ -97,6 +117,19 @@ _DOWNLOAD_HEADERS: Final = {"Accept-Encoding": "identity"}
 _ALLOWED_SCHEMES: Final = ("http", "https")
 _HEIF_BRANDS: Final = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1"})
 _BMP_HEADER_SIZES: Final = frozenset({12, 16, 40, 52, 56, 64, 108, 124})
+_PROTOCOL: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]+(://|::)")
+_BASE64_TEXT: Final = re.compile(r"[A-Za-z0-9+/\-_\r\n]+={0,2}\s*")
+_BASE64_MIN_CHARS: Final = 64
+_SIGNATURES: Final = (
+    b"\xff\xd8\xff",
+    b"\x89PNG",
+    b"GIF8",
+    b"BM",
+    b"RIFF",
+    b"II*\x00",
+    b"MM\x00*",
+    b"%PDF-",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +140,13 @@ class Source:
     passed through; ``sha256`` is the hex digest of every byte string that was read in
     full (also for rejected data, for auditing).  ``url`` is set only in ``img_url``
     passthrough mode, where the platform downloads the image itself.
+
+    With ``shrink``, an input that had to be re-encoded has ``sha256`` of the bytes to
+    send and ``original_sha256`` of the bytes read.  When an earlier run already did the
+    re-encoding (see :mod:`ocr_frames._derived`), ``data`` is None and only the digest is
+    known (:attr:`deferred`): load it again with ``derived=None`` if the answer is not
+    cached.  A document (PDF, multi-page TIFF) has one Source per page in ``pages``
+    (each with its 1-based ``page``) and no ``data`` or ``sha256`` of its own.
     """
 
     data: bytes | None
@@ -114,27 +154,53 @@ class Source:
     errcode: int = 0
     errmsg: str = ""
     url: str | None = None
+    original_sha256: str | None = None
+    page: int | None = None
+    pages: tuple[Source, ...] | None = None
 
     @property
     def ok(self) -> bool:
         """True when the entry can be sent to an engine."""
         return self.errcode == 0
 
+    @property
+    def deferred(self) -> bool:
+        """True when only the digest of the bytes to send is known (no ``data``)."""
+        return self.ok and self.data is None and self.url is None and self.sha256 is not None
+
+
+@dataclass(frozen=True, slots=True)
+class _Reader:
+    """How values are read: the platform limit, the read cap, the re-encoding switch."""
+
+    max_bytes: int
+    shrink: bool = False
+    max_source_bytes: int = DEFAULT_MAX_SOURCE_BYTES
+    derived: DerivedStore | None = None
+    storage_options: Mapping[str, Any] | None = None
+
+    @property
+    def read_cap(self) -> int:
+        """Inputs of this size or more are refused without being read in full."""
+        return max(self.max_bytes, self.max_source_bytes) if self.shrink else self.max_bytes
+
 
 # --- classification -------------------------------------------------------------------
 
 
 def classify(value: object) -> ValueKind:
-    """Say what a column entry is: ``"null"``, ``"path"``, ``"url"``, ``"bytes"`` or ``"invalid"``.
+    """Say what a column entry is: ``"null"``, ``"path"``, ``"url"``, ``"bytes"``,
+    ``"data"``, ``"fsspec"`` or ``"invalid"``.
 
-    None, NaN, ``pd.NA`` and ``pd.NaT`` are null; a ``str`` starting with ``http://`` or
-    ``https://`` (any case) is a URL; any other ``str`` or :class:`os.PathLike` is a path;
-    ``bytes``, ``bytearray`` and ``memoryview`` are raw image data; the rest is invalid.
+    None, NaN, ``pd.NA`` and ``pd.NaT`` are null; a ``str`` is sorted by the rules of the
+    module docstring (URL, ``file://`` path, data URI or base64, fsspec path, local path);
+    an :class:`os.PathLike` is a path; ``bytes``, ``bytearray`` and ``memoryview`` are raw
+    image data; the rest is invalid.  Nothing is read or decoded beyond a few characters.
     """
     if value is None or value is pd.NA or value is pd.NaT:
         return "null"
     if isinstance(value, str):
-        return "url" if value[:8].lower().startswith(("http://", "https://")) else "path"
+        return _classify_text(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return "bytes"
     if isinstance(value, os.PathLike):
@@ -144,6 +210,30 @@ def classify(value: object) -> ValueKind:
     if isinstance(value, np.datetime64) and np.isnat(value):
         return "null"
     return "invalid"
+
+
+def _classify_text(text: str) -> ValueKind:
+    head = text[:8].lower()
+    if head.startswith(("http://", "https://")):
+        return "url"
+    if head.startswith("file://"):
+        return "path"
+    if head.startswith("data:"):
+        return "data"
+    if _PROTOCOL.match(text, 0, 64):
+        return "fsspec"
+    return "data" if _looks_like_base64(text) else "path"
+
+
+def _looks_like_base64(text: str) -> bool:
+    if len(text) < _BASE64_MIN_CHARS or not _BASE64_TEXT.fullmatch(text, 0, 4096):
+        return False
+    head = text[:24].replace("\n", "").replace("\r", "")[:16]
+    try:
+        start = base64.b64decode(head.replace("-", "+").replace("_", "/"), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return start.startswith(_SIGNATURES) or (start[4:8] == b"ftyp")
 
 
 # --- printable text for messages --------------------------------------------------------
@@ -278,36 +368,99 @@ def _describe_non_image(data: bytes) -> str:
     return "not an image: unrecognised data (supported: JPEG, PNG, GIF, BMP, WebP, TIFF)"
 
 
-def _finish(data: bytes, where: str | bytes) -> Source:
-    """Hash and sniff bytes read in full; ``where`` (a path, or printable text) names them."""
+def _finish(data: bytes, where: str | bytes, reader: _Reader) -> Source:
+    """Hash, sniff and (with shrink) convert bytes read in full; ``where`` (a path, or
+    printable text) names them."""
     digest = hashlib.sha256(data).hexdigest()
+    if reader.shrink:
+        from ocr_frames import _shrink
+
+        document = _shrink.document_type(data)
+        if document in ("pdf", "heif") or (document == "tiff" and _shrink.is_multipage_tiff(data)):
+            return _convert(data, digest, where, reader)
     problem = sniff_image(data)
     if problem is not None:
         return _error(E_NOT_IMAGE, f"{problem}: {_display_path(where)}", digest)
+    if len(data) >= reader.max_bytes:
+        if reader.shrink:
+            return _convert(data, digest, where, reader)
+        return _error(
+            E_TOO_LARGE,
+            f"image is {_size_mb(len(data))}; it must be smaller than "
+            f"{_size_mb(reader.max_bytes)}: {_display_path(where)}",
+            digest,
+        )
     return Source(data=data, sha256=digest)
+
+
+def _convert(data: bytes, digest: str, where: str | bytes, reader: _Reader) -> Source:
+    """Re-encode ``data`` (see :mod:`ocr_frames._shrink`), or, when an earlier run did,
+    return the digests it produced without decoding anything."""
+    from ocr_frames import _shrink
+
+    paged_type = _shrink.document_type(data) == "pdf"
+    params = _shrink.params_id(reader.max_bytes)
+    known = reader.derived.get(digest, params) if reader.derived is not None else None
+    if known is not None:
+        return _converted(digest, [None] * len(known), known, paged_type or len(known) > 1)
+    try:
+        converted = _shrink.convert(data, reader.max_bytes)
+    except _shrink.ConversionError as exc:
+        return _error(exc.errcode, f"{exc.message}: {_display_path(where)}", digest)
+    sent = [hashlib.sha256(page).hexdigest() for page in converted.pages]
+    if reader.derived is not None:
+        reader.derived.put(digest, params, sent)
+    return _converted(digest, list(converted.pages), sent, paged_type or converted.paged)
+
+
+def _converted(
+    digest: str, pages: Sequence[bytes | None], sent: Sequence[str], paged: bool
+) -> Source:
+    parts = [
+        Source(data=data, sha256=sha, original_sha256=digest, page=number if paged else None)
+        for number, (data, sha) in enumerate(zip(pages, sent, strict=True), start=1)
+    ]
+    if not paged:
+        return parts[0]
+    return Source(data=None, sha256=None, original_sha256=digest, pages=tuple(parts))
 
 
 # --- local values ----------------------------------------------------------------------
 
 
-def load_local(value: object, *, max_bytes: int = MAX_IMAGE_BYTES) -> Source:
+def load_local(
+    value: object,
+    *,
+    max_bytes: int = MAX_IMAGE_BYTES,
+    shrink: bool = False,
+    max_source_bytes: int = DEFAULT_MAX_SOURCE_BYTES,
+) -> Source:
     """Load a null, path, bytes or invalid entry; never raises for a bad entry.
 
     URLs are not fetched here (that needs a client): they come back as E_BAD_INPUT with
-    a hint to use :func:`load_sources` or :func:`download`.
+    a hint to use :func:`load_sources` or :func:`download`.  With ``shrink``, inputs up
+    to ``max_source_bytes`` are read and re-encoded when they must be (see
+    :mod:`ocr_frames._shrink`).
     """
-    return _load_classified(value, classify(value), max_bytes)
+    reader = _Reader(max_bytes, shrink, max_source_bytes)
+    return _load_classified(value, classify(value), reader)
 
 
 #: Name used in the architecture contract.
 load_source = load_local
 
 
-def _load_classified(value: object, kind: ValueKind, max_bytes: int) -> Source:
+def _load_classified(value: object, kind: ValueKind, reader: _Reader) -> Source:
+    if kind == "path" and isinstance(value, str) and value[:7].lower() == "file://":
+        return _load_file_url(value, reader)
     if kind == "path" and isinstance(value, (str, os.PathLike)):
-        return _load_path(value, max_bytes)
+        return _load_path(value, reader)
     if kind == "bytes" and isinstance(value, (bytes, bytearray, memoryview)):
-        return _load_bytes(value, max_bytes)
+        return _load_bytes(value, reader)
+    if kind == "data" and isinstance(value, str):
+        return _load_inline(value, reader)
+    if kind == "fsspec" and isinstance(value, str):
+        return _load_fsspec(value, reader)
     if kind == "null":
         return _error(E_NULL, "no image: the value is null")
     if kind == "url":
@@ -319,7 +472,91 @@ def _load_classified(value: object, kind: ValueKind, max_bytes: int) -> Source:
     )
 
 
-def _load_bytes(value: bytes | bytearray | memoryview, max_bytes: int) -> Source:
+def _load_file_url(url: str, reader: _Reader) -> Source:
+    """``file:///abs/path`` (or ``file://localhost/...``), percent-decoded, read as a path."""
+    parts = urlsplit(url)
+    if parts.netloc.lower() not in ("", "localhost"):
+        return _error(E_BAD_INPUT, f"file:// URL names another host: {display_url(url)}")
+    return _load_path(url2pathname(parts.path), reader)
+
+
+def _load_inline(text: str, reader: _Reader) -> Source:
+    """A ``data:`` URI (base64 or percent-encoded) or a bare base64 string."""
+    is_uri = text[:5].lower() == "data:"
+    shown = "data: URI" if is_uri else "base64 value"
+    payload, encoded = text, True
+    if is_uri:
+        header, comma, payload = text[5:].partition(",")
+        if not comma:
+            return _error(E_BAD_INPUT, "invalid data: URI (no comma before the data)")
+        encoded = header.lower().endswith(";base64")
+    if len(payload) * (3 / 4 if encoded else 1) >= reader.read_cap:  # before decoding
+        return _error(
+            E_TOO_LARGE,
+            f"{shown} holds about {_size_mb(len(payload) * 3 // 4)}; "
+            f"it must be smaller than {_size_mb(reader.read_cap)}",
+        )
+    try:
+        if encoded:
+            cleaned = re.sub(r"\s+", "", payload).replace("-", "+").replace("_", "/")
+            data = base64.b64decode(cleaned + "=" * (-len(cleaned) % 4), validate=True)
+        else:
+            data = unquote_to_bytes(payload)
+    except (binascii.Error, ValueError):
+        return _error(E_NOT_IMAGE, f"invalid base64 in the {shown}")
+    if not data:
+        return _error(E_EMPTY, f"empty {shown} (0 bytes)")
+    if len(data) >= reader.read_cap:
+        return _error(E_TOO_LARGE, f"{shown} is {_size_mb(len(data))}; too large")
+    return _finish(data, shown, reader)
+
+
+def _load_fsspec(url: str, reader: _Reader) -> Source:
+    """Read a path on an fsspec filesystem (size checked first when the backend says it)."""
+    shown = display_url(url)
+    protocol = _printable(url.split(":", 1)[0].lower())
+    try:
+        import fsspec
+    except ImportError:
+        hint = 'pip install "ocr-frames[fsspec]"'
+        return _error(E_BAD_INPUT, f"{protocol}:// paths need fsspec ({hint}): {shown}")
+    try:
+        fs, path = fsspec.core.url_to_fs(url, **dict(reader.storage_options or {}))
+    except ImportError:
+        return _error(
+            E_BAD_INPUT,
+            f"no fsspec backend installed for {protocol}:// (e.g. s3fs, gcsfs, adlfs): {shown}",
+        )
+    except ValueError:
+        return _error(
+            E_BAD_INPUT, f"unknown protocol {protocol!r} (not an fsspec filesystem): {shown}"
+        )
+    except Exception as exc:  # backends raise their own errors (credentials, config)
+        return _error(E_DOWNLOAD, f"cannot open filesystem ({_exception_detail(exc)}): {shown}")
+    try:
+        info = fs.info(path)
+        if info.get("type") == "directory":
+            return _error(E_NOT_A_FILE, f"not a regular file (directory): {shown}")
+        size = info.get("size")
+        if isinstance(size, int) and size >= reader.read_cap:
+            return _error(E_TOO_LARGE, _too_large_file(size, reader.read_cap, shown))
+        with fs.open(path, "rb") as handle:
+            data = handle.read(reader.read_cap)
+    except FileNotFoundError:
+        return _error(E_MISSING, f"file not found: {shown}")
+    except Exception as exc:  # one bad object never fails the batch
+        return _error(E_DOWNLOAD, f"read failed ({_exception_detail(exc)}): {shown}")
+    if not isinstance(data, bytes):
+        return _error(E_DOWNLOAD, f"read failed (backend returned no bytes): {shown}")
+    if len(data) >= reader.read_cap:
+        return _error(E_TOO_LARGE, _too_large_file(len(data), reader.read_cap, shown))
+    if not data:
+        return _error(E_EMPTY, f"empty file (0 bytes): {shown}")
+    return _finish(data, shown, reader)
+
+
+def _load_bytes(value: bytes | bytearray | memoryview, reader: _Reader) -> Source:
+    max_bytes = reader.read_cap
     data = value if type(value) is bytes else bytes(value)
     if not data:
         return _error(E_EMPTY, "empty image data (0 bytes)")
@@ -330,10 +567,11 @@ def _load_bytes(value: bytes | bytearray | memoryview, max_bytes: int) -> Source
             f"image data is {_size_mb(len(data))}; it must be smaller than {_size_mb(max_bytes)}",
             digest,
         )
-    return _finish(data, "bytes value")
+    return _finish(data, "bytes value", reader)
 
 
-def _load_path(value: str | os.PathLike[str] | os.PathLike[bytes], max_bytes: int) -> Source:
+def _load_path(value: str | os.PathLike[str] | os.PathLike[bytes], reader: _Reader) -> Source:
+    max_bytes = reader.read_cap
     try:
         path = os.fspath(value)
     except TypeError:
@@ -364,7 +602,7 @@ def _load_path(value: str | os.PathLike[str] | os.PathLike[bytes], max_bytes: in
         return _error(E_TOO_LARGE, _too_large_file(len(data), max_bytes, path))
     if not data:  # shrank after fstat
         return _error(E_EMPTY, f"empty file (0 bytes): {_display_path(path)}")
-    return _finish(data, path)
+    return _finish(data, path, reader)
 
 
 def _read_fd(fd: int, size: int, max_bytes: int) -> bytes:
@@ -426,10 +664,10 @@ def _too_large_file(size: int, max_bytes: int, path: str | bytes) -> str:
 
 
 def _load_batch(
-    values: Sequence[object], kinds: Sequence[ValueKind], max_bytes: int
+    values: Sequence[object], kinds: Sequence[ValueKind], reader: _Reader
 ) -> list[Source]:
     """Executor job: load many local values (one job per batch keeps overhead low)."""
-    return [_load_classified(v, k, max_bytes) for v, k in zip(values, kinds, strict=True)]
+    return [_load_classified(v, k, reader) for v, k in zip(values, kinds, strict=True)]
 
 
 # --- URLs ------------------------------------------------------------------------------
@@ -442,6 +680,8 @@ async def download(
     max_bytes: int = MAX_IMAGE_BYTES,
     timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
     max_redirects: int = DEFAULT_MAX_REDIRECTS,
+    shrink: bool = False,
+    max_source_bytes: int = DEFAULT_MAX_SOURCE_BYTES,
 ) -> Source:
     """Download one image URL; never raises for a problem with that URL.
 
@@ -449,15 +689,25 @@ async def download(
     is streamed and reading stops as soon as ``max_bytes`` is reached (a too-big
     ``Content-Length`` is refused before reading).  ``timeout`` bounds the whole
     download, redirects included.  Failures give E_DOWNLOAD, E_TOO_LARGE, E_EMPTY or
-    E_NOT_IMAGE; messages show the URL without its query string.
+    E_NOT_IMAGE; messages show the URL without its query string.  With ``shrink`` the
+    cap is ``max_source_bytes`` and oversize images are re-encoded (in a thread).
     """
+    reader = _Reader(max_bytes, shrink, max_source_bytes)
+    return await _download(url, client, reader, timeout, max_redirects)
+
+
+async def _download(
+    url: str, client: httpx.AsyncClient, reader: _Reader, timeout: float, max_redirects: int
+) -> Source:
     try:
-        return await asyncio.wait_for(_fetch(url, client, max_bytes, max_redirects), timeout)
+        return await asyncio.wait_for(_fetch(url, client, reader, max_redirects), timeout)
     except asyncio.TimeoutError:
         return _error(E_DOWNLOAD, f"download timed out after {timeout:g} s: {display_url(url)}")
 
 
-async def _fetch(url: str, client: httpx.AsyncClient, max_bytes: int, max_redirects: int) -> Source:
+async def _fetch(
+    url: str, client: httpx.AsyncClient, reader: _Reader, max_redirects: int
+) -> Source:
     shown = display_url(url)
     try:
         current = httpx.URL(url)
@@ -483,7 +733,7 @@ async def _fetch(url: str, client: httpx.AsyncClient, max_bytes: int, max_redire
                     continue
                 if response.status_code >= 300:
                     return _error(E_DOWNLOAD, f"HTTP {response.status_code}{after}: {shown}")
-                return await _read_body(response, max_bytes, shown)
+                return await _read_body(response, reader, shown)
         except httpx.TimeoutException as exc:
             return _error(E_DOWNLOAD, f"download timed out ({type(exc).__name__}){after}: {shown}")
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, OSError, ValueError) as exc:
@@ -491,8 +741,9 @@ async def _fetch(url: str, client: httpx.AsyncClient, max_bytes: int, max_redire
     return _error(E_DOWNLOAD, f"too many redirects (more than {max_redirects}): {shown}")
 
 
-async def _read_body(response: httpx.Response, max_bytes: int, shown: str) -> Source:
-    """Stream a response body into memory, stopping at ``max_bytes``."""
+async def _read_body(response: httpx.Response, reader: _Reader, shown: str) -> Source:
+    """Stream a response body into memory, stopping at the reader's cap."""
+    max_bytes = reader.read_cap
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) >= max_bytes:
         return _error(
@@ -532,7 +783,9 @@ async def _read_body(response: httpx.Response, max_bytes: int, shown: str) -> So
         )
     if total == 0:
         return _error(E_EMPTY, f"empty download (0 bytes): {shown}")
-    return _finish(b"".join(chunks), shown)
+    if reader.shrink:  # re-encoding decodes pixels: not on the event loop
+        return await asyncio.to_thread(_finish, b"".join(chunks), shown, reader)
+    return _finish(b"".join(chunks), shown, reader)
 
 
 def _exception_detail(exc: BaseException) -> str:
@@ -557,6 +810,10 @@ async def load_sources(
     download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
     max_redirects: int = DEFAULT_MAX_REDIRECTS,
     executor: Executor | None = None,
+    shrink: bool = False,
+    max_source_bytes: int = DEFAULT_MAX_SOURCE_BYTES,
+    derived: DerivedStore | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> list[Source]:
     """Load a whole column: one :class:`Source` per value, in input order.
 
@@ -567,16 +824,23 @@ async def load_sources(
     variables).  Repeated paths and URLs are loaded once.
     In ``"passthrough"`` mode URLs are not fetched: they become
     ``Source(data=None, sha256=None, url=value)`` for the platform to download.
+    With ``shrink``, inputs up to ``max_source_bytes`` are read and re-encoded when the
+    platform cannot take them as they are (:mod:`ocr_frames._shrink`); ``derived``
+    remembers what was sent for each original, so a rerun skips the re-encoding.
+    fsspec paths are read in threads (at most ``download_concurrency`` at a time, each
+    within ``download_timeout``) with ``storage_options`` passed to the filesystem.
     """
     if url_mode not in ("download", "passthrough"):
         raise ConfigurationError(f"url_mode must be 'download' or 'passthrough', not {url_mode!r}")
     if download_concurrency < 1:
         raise ConfigurationError("download_concurrency must be at least 1")
+    reader = _Reader(max_bytes, shrink, max_source_bytes, derived, storage_options)
     results: list[Source | None] = [None] * len(values)
     local_values: list[object] = []
     local_kinds: list[ValueKind] = []
     local_slots: list[list[int]] = []
     url_slots: dict[str, list[int]] = {}
+    remote_slots: dict[str, list[int]] = {}
     first_slot: dict[object, list[int]] = {}  # dedupe of str/Path values
     for index, value in enumerate(values):
         kind = classify(value)
@@ -586,8 +850,11 @@ async def load_sources(
                 results[index] = Source(data=None, sha256=None, url=value)
             else:
                 url_slots.setdefault(value, []).append(index)
+        elif kind == "fsspec":
+            assert isinstance(value, str)
+            remote_slots.setdefault(value, []).append(index)
         elif kind == "null" or kind == "invalid":
-            results[index] = _load_classified(value, kind, max_bytes)
+            results[index] = _load_classified(value, kind, reader)
         else:
             slots = first_slot.get(value) if kind == "path" and _hashable(value) else None
             if slots is not None:
@@ -600,21 +867,27 @@ async def load_sources(
             local_kinds.append(kind)
             local_slots.append(slots)
 
-    loaded_local, loaded_urls = await asyncio.gather(
-        _load_local_batches(local_values, local_kinds, max_bytes, executor),
+    loaded_local, loaded_urls, loaded_remote = await asyncio.gather(
+        _load_local_batches(local_values, local_kinds, reader, executor),
         _download_all(
             list(url_slots),
             client,
-            max_bytes=max_bytes,
+            reader=reader,
             concurrency=download_concurrency,
             timeout=download_timeout,
             max_redirects=max_redirects,
+        ),
+        _read_remote_all(
+            list(remote_slots), reader, executor, download_concurrency, download_timeout
         ),
     )
     for slots, source in zip(local_slots, loaded_local, strict=True):
         for index in slots:
             results[index] = source
     for slots, source in zip(url_slots.values(), loaded_urls, strict=True):
+        for index in slots:
+            results[index] = source
+    for slots, source in zip(remote_slots.values(), loaded_remote, strict=True):
         for index in slots:
             results[index] = source
     loaded = [source for source in results if source is not None]
@@ -628,7 +901,7 @@ def _hashable(value: object) -> bool:
 
 
 async def _load_local_batches(
-    values: list[object], kinds: list[ValueKind], max_bytes: int, executor: Executor | None
+    values: list[object], kinds: list[ValueKind], reader: _Reader, executor: Executor | None
 ) -> list[Source]:
     if not values:
         return []
@@ -637,7 +910,7 @@ async def _load_local_batches(
     size = max(1, min(_BATCH_MAX, math.ceil(len(values) / 16)))
     jobs = [
         loop.run_in_executor(
-            executor, _load_batch, values[i : i + size], kinds[i : i + size], max_bytes
+            executor, _load_batch, values[i : i + size], kinds[i : i + size], reader
         )
         for i in range(0, len(values), size)
     ]
@@ -645,11 +918,32 @@ async def _load_local_batches(
     return [source for batch in batches for source in batch]
 
 
+async def _read_remote_all(
+    urls: list[str], reader: _Reader, executor: Executor | None, concurrency: int, timeout: float
+) -> list[Source]:
+    """Read fsspec paths in threads, ``concurrency`` at a time, each within ``timeout``
+    seconds (a read still hanging then is left to finish in its thread; its row fails)."""
+    if not urls:
+        return []
+    loop = asyncio.get_running_loop()
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def one(url: str) -> Source:
+        async with semaphore:
+            job = loop.run_in_executor(executor, _load_fsspec, url, reader)
+            try:
+                return await asyncio.wait_for(job, timeout)
+            except asyncio.TimeoutError:
+                return _error(E_DOWNLOAD, f"read timed out after {timeout:g} s: {display_url(url)}")
+
+    return list(await asyncio.gather(*(one(url) for url in urls)))
+
+
 async def _download_all(
     urls: list[str],
     client: httpx.AsyncClient | None,
     *,
-    max_bytes: int,
+    reader: _Reader,
     concurrency: int,
     timeout: float,
     max_redirects: int,
@@ -661,7 +955,7 @@ async def _download_all(
             return await _download_all(
                 urls,
                 own_client,
-                max_bytes=max_bytes,
+                reader=reader,
                 concurrency=concurrency,
                 timeout=timeout,
                 max_redirects=max_redirects,
@@ -671,8 +965,6 @@ async def _download_all(
 
     async def one(url: str) -> Source:
         async with semaphore:
-            return await download(
-                url, client=http, max_bytes=max_bytes, timeout=timeout, max_redirects=max_redirects
-            )
+            return await _download(url, http, reader, timeout, max_redirects)
 
     return list(await asyncio.gather(*(one(url) for url in urls)))

@@ -226,3 +226,37 @@ def test_listing_commands(command: str) -> None:
     proc = _cli(command)
     assert proc.returncode == 0
     assert ("idcard" in proc.stdout) if command == "kinds" else ("900005" in proc.stdout)
+
+
+def test_run_with_checks_mask_and_report(
+    emulator: WeChatEmulator, image_files: Callable[..., list[str]], tmp_path: Path
+) -> None:
+    paths = image_files(2)
+    import hashlib
+
+    for path, number in zip(paths, ["11010519491231002X", "110105194912310021"], strict=True):
+        sha = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        emulator.register(sha, "idcard", {"type": "Front", "name": "王五", "id": number})
+    out, report = tmp_path / "ids.parquet", tmp_path / "audit.html"
+    proc = _cli(
+        "run",
+        str(Path(paths[0]).parent),
+        "--kind",
+        "idcard",
+        "--out",
+        str(out),
+        "--checks",
+        "--mask",
+        "--report",
+        str(report),
+        "--as-of",
+        "2026-01-01",
+        env=_env(emulator, tmp_path),
+    )
+    assert proc.returncode == 0, proc.stderr
+    df = pd.read_parquet(out)
+    assert df["check_id_checksum"].tolist() == [True, False]
+    assert df["name"].tolist() == ["王*", "王*"]
+    html = report.read_text(encoding="utf-8")
+    assert "check_id_checksum" in html and "110105194912310021" not in html
+    assert all("*" in v for v in df["id"]) and all("*" in v for v in df["name"])

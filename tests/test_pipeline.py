@@ -130,7 +130,9 @@ def test_mixed_batch_keeps_order_index_and_explains_each_row(
         ],
         index=[10, 3, 99, 4, 5, 6, 7, 8, 1],
     )
-    df = of.recognize(series, "platenum", engine=engine, cache_dir=False, progress=False)
+    df = of.recognize(  # shrink=False: an oversize image is a row error, not re-encoded
+        series, "platenum", engine=engine, cache_dir=False, progress=False, shrink=False
+    )
     assert df.index.tolist() == series.index.tolist()
     assert df["errcode"].tolist() == [0, 900000, 900001, 900006, 900005, 900004, 900008, 0, 900002]
     assert emulator.total_billed == 2  # bad rows never reach the platform

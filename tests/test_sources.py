@@ -139,7 +139,7 @@ class _PathLike:
         ("http://example.invalid/a.jpg", "url"),
         ("HTTPS://EXAMPLE.INVALID/A.JPG", "url"),
         ("http:/not-a-url.jpg", "path"),
-        ("ftp://example.invalid/a.jpg", "path"),
+        ("ftp://example.invalid/a.jpg", "fsspec"),  # any other protocol:// is fsspec
         ("images/a.jpg", "path"),
         ("", "path"),
         (Path("a.jpg"), "path"),
@@ -218,7 +218,7 @@ BAD_INPUTS: list[tuple[str, BadCase, int, str]] = [
     ("missing", lambda d: d / "nope.jpg", E_MISSING, "file not found"),
     ("parent is a file", lambda d: _write(d / "f", JPEG) / "x.jpg", E_MISSING, "not a directory"),
     ("empty string", lambda d: "", E_MISSING, "file not found: (empty path)"),
-    ("other scheme", lambda d: "s3://bucket/a.jpg", E_MISSING, "only http:// and https://"),
+    ("other scheme", lambda d: "nosuchfs://bucket/a.jpg", E_BAD_INPUT, "not an fsspec"),
     ("long path", lambda d: d / ("d" * 200) / ("f" * 200 + ".jpg"), E_MISSING, "…" + "f" * 100),
     ("directory", lambda d: d, E_NOT_A_FILE, "directory"),
     ("empty file", lambda d: _write(d / "e.jpg", b""), E_EMPTY, "empty file"),

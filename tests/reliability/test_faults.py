@@ -11,7 +11,7 @@ import ocr_frames as of
 from ocr_frames.testing import WeChatEmulator
 
 FAST_RETRY = of.RetryPolicy(
-    max_attempts=8, base_delay=0.005, max_delay=0.05, rate_limited_delay=0.2
+    max_attempts=12, base_delay=0.005, max_delay=0.05, rate_limited_delay=0.2
 )
 
 

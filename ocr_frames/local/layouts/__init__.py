@@ -1,0 +1,40 @@
+"""Document understanding on top of OCR lines: one parser per kind.
+
+A parser takes the recognised lines (:class:`~ocr_frames.local._ocr.TextBox`) and the
+decoded image and returns the kind's answer fields as the platform names them, or None
+when no document of that kind is in the image (the platform's 101001).  Labels are paired
+with values by position (:mod:`._base`), never by file names or known answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+import numpy as np
+
+from .._ocr import TextBox
+from .bizlicense import parse_bizlicense
+from .cards import parse_bankcard, parse_idcard, parse_platenum
+from .text import parse_comm, parse_menu
+from .vehicle import parse_driving, parse_drivinglicense
+
+__all__ = ["PARSERS", "parse"]
+
+Parser = Callable[[Sequence[TextBox], np.ndarray], "dict[str, Any] | None"]
+
+PARSERS: Final[dict[str, Parser]] = {
+    "idcard": parse_idcard,
+    "bankcard": parse_bankcard,
+    "driving": parse_driving,
+    "drivinglicense": parse_drivinglicense,
+    "bizlicense": parse_bizlicense,
+    "comm": parse_comm,
+    "platenum": parse_platenum,
+    "menu": parse_menu,
+}
+
+
+def parse(kind: str, boxes: Sequence[TextBox], image: np.ndarray) -> dict[str, Any] | None:
+    """The answer fields of ``kind`` found in the lines, or None (no such document)."""
+    return PARSERS[kind](boxes, image)
