@@ -31,8 +31,13 @@ def _join_results(frame: pd.DataFrame, results: pd.DataFrame, prefix: str = "") 
     Rows are matched by position (``results`` comes from ``frame``'s own rows), so a
     duplicated index never multiplies rows as an index join would.
     """
-    if len(frame) != len(results):
-        raise ValueError(f"{len(results)} results for {len(frame)} rows")
+    if len(frame) != len(results):  # multi-page documents: one result row per page
+        if not frame.index.is_unique:
+            raise ValueError(
+                "documents with several pages give several rows; joining them back needs a "
+                "unique index (call reset_index() first)"
+            )
+        frame = frame.loc[results.index]  # the results repeat the input index per page
     results = results.add_prefix(prefix) if prefix else results
     clash = [c for c in results.columns if c in frame.columns]
     if clash:

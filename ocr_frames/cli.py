@@ -7,6 +7,7 @@ error, 3 stopped by quota (partial output written), 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -78,6 +79,17 @@ def _build_parser() -> argparse.ArgumentParser:
         help="download URLs here and hash them (default), or pass img_url to the platform",
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--no-shrink",
+        action="store_true",
+        help="refuse images over 2 MB instead of re-encoding them to a JPEG under the limit",
+    )
+    run.add_argument(
+        "--storage-options",
+        type=json.loads,
+        metavar="JSON",
+        help="fsspec options for s3:// gs:// ... paths, e.g. '{\"anon\": true}'",
+    )
     run.add_argument(
         "--dry-run",
         action="store_true",
@@ -192,6 +204,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         rate_limit=args.rate_limit,
         progress=not args.no_progress,
         url_mode=args.url_mode,
+        shrink=not args.no_shrink,
+        storage_options=args.storage_options,
     )
     if args.checks or args.mask or args.report:
         from .pipeline import finish_parquet

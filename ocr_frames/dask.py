@@ -44,7 +44,7 @@ Requires ``pip install 'ocr-frames[dask]'`` (dask[dataframe] and distributed); a
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 import cloudpickle  # type: ignore[import-untyped]
@@ -157,6 +157,8 @@ def recognize(
     url_mode: Literal["download", "passthrough"] = "download",
     max_bytes: int = MAX_IMAGE_BYTES,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    shrink: bool = True,
+    storage_options: Mapping[str, Any] | None = None,
     client: Client | None = None,
 ) -> dd.DataFrame:
     """:func:`ocr_frames.recognize` on every partition of ``ddf[column]``, lazily.
@@ -171,7 +173,8 @@ def recognize(
     client; one is required), or pass a limiter object.  ``concurrency`` is per partition.
     ``engine``: an :class:`~ocr_frames.Engine` (must pickle; each partition gets its own
     copy), a zero-argument factory, or ``None`` for ``WeChatEngine.from_env()`` on each
-    worker.  ``cache_dir``: as in :func:`ocr_frames.recognize`, seen from the workers.
+    worker.  ``cache_dir``, ``shrink``, ``storage_options``: as in
+    :func:`ocr_frames.recognize`, seen from the workers.
     """
     check_kind(kind)
     if column not in ddf.columns:
@@ -186,6 +189,8 @@ def recognize(
         "url_mode": url_mode,
         "max_bytes": max_bytes,
         "chunk_size": chunk_size,
+        "shrink": shrink,
+        "storage_options": dict(storage_options) if storage_options else None,
     }
     empty = ddf._meta
     result_meta = meta(kind, empty.index)

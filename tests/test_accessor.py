@@ -95,3 +95,19 @@ def test_polars_series_in(
     assert table.column("cached").to_pylist() == [True, True, False]
     back = pl.from_arrow(table)
     assert back.height == 3
+
+
+def test_accessor_repeats_rows_for_multipage_documents(
+    engine: of.WeChatEngine, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    tiff = tmp_path / "two.tiff"
+    pages = [Image.new("RGB", (64, 48), color) for color in ("white", "gray")]
+    pages[0].save(tiff, save_all=True, append_images=pages[1:])
+    frame = pd.DataFrame({"path": [str(tiff)], "customer": ["c1"]}, index=["row-a"])
+    out = frame.ocr.recognize("path", "comm", engine=engine, cache_dir=False, progress=False)
+    assert out.index.tolist() == ["row-a", "row-a"]
+    assert out["customer"].tolist() == ["c1", "c1"]
+    assert out["page"].tolist() == [1, 2]
+    assert (out["errcode"] == 0).all()

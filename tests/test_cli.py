@@ -260,3 +260,47 @@ def test_run_with_checks_mask_and_report(
     html = report.read_text(encoding="utf-8")
     assert "check_id_checksum" in html and "110105194912310021" not in html
     assert all("*" in v for v in df["id"]) and all("*" in v for v in df["name"])
+
+
+def test_no_shrink_and_storage_options_flags(emulator: WeChatEmulator, tmp_path: Path) -> None:
+    from .conftest import make_png
+
+    big = tmp_path / "imgs" / "big.png"
+    big.parent.mkdir()
+    big.write_bytes(make_png(3, 1100, 1100))  # noise PNG of ~3.6 MB
+    assert big.stat().st_size > 2 * 1024 * 1024
+    env = _env(emulator, tmp_path)
+    out = tmp_path / "o.parquet"
+    refused = _cli(
+        "run", str(big.parent), "--kind", "comm", "--out", str(out), "--no-shrink", env=env
+    )
+    assert refused.returncode == 0 and pd.read_parquet(out)["errcode"].tolist() == [900005]
+    shrunk = _cli("run", str(big.parent), "--kind", "comm", "--out", str(out), env=env)
+    assert shrunk.returncode == 0 and pd.read_parquet(out)["errcode"].tolist() == [0]
+    listing = tmp_path / "list.csv"
+    pd.DataFrame({"path": ["memory://nowhere/x.png"]}).to_csv(listing, index=False)
+    bad_opts = _cli(
+        "run",
+        str(listing),
+        "--kind",
+        "comm",
+        "--out",
+        str(out),
+        "--storage-options",
+        "not json",
+        env=env,
+    )
+    assert bad_opts.returncode == 2 and "storage-options" in bad_opts.stderr
+    ok_opts = _cli(
+        "run",
+        str(listing),
+        "--kind",
+        "comm",
+        "--out",
+        str(out),
+        "--storage-options",
+        '{"skip_instance_cache": true}',
+        env=env,
+    )
+    assert ok_opts.returncode == 0, ok_opts.stderr
+    assert pd.read_parquet(out)["errcode"].tolist() == [900001]  # a fresh memory:// is empty
