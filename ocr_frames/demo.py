@@ -103,24 +103,39 @@ def run_demo(samples: str | Path, out: str | Path, *, engine: str | None = None)
                 f"{'':15} rerun: {runs[1].cache_hits} cache hits, "
                 f"{runs[1].billed_calls} engine calls"
             )
-    _preview(out / "idcard.parquet")
-    print(f"\nParquet files written to {out.resolve()}/")
+    _audit(out)
+    print(f"\nParquet files and audit reports written to {out.resolve()}/")
     return 0
 
 
-def _preview(path: Path) -> None:
+def _audit(out: Path) -> None:
+    """KYC checks on the ID cards (``check_*`` columns), a count table, an HTML report."""
     import pandas as pd
 
-    df = pd.read_parquet(path)
+    from .checks import add_checks, report, report_html
+    from .mask import mask_frame
+
+    checked = add_checks(pd.read_parquet(out / "idcard.parquet"), "idcard")
+    report_html(checked, "idcard", path=out / "idcard_report.html")
+    shown = mask_frame(checked, "idcard")  # the demo prints no full ID number or name
     cols = [
         "source",
         "type",
         "name",
         "id",
-        "valid_date_start",
         "valid_date_end",
         "errcode",
-        "errmsg",
+        "check_id_valid",
+        "check_not_expired",
+        "check_image_unique",
+        "check_passed",
+        "check_problems",
     ]
-    with pd.option_context("display.width", 160, "display.max_columns", 20):
-        print(f"\n{path}:\n{df[cols].to_string(max_colwidth=36)}")
+    counts = report(checked, "idcard")
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(
+            f"\nidcard with KYC checks (personal data masked):\n"
+            f"{shown[cols].to_string(max_colwidth=28)}"
+        )
+        print(f"\ncheck summary:\n{counts.to_string()}")
+    print(f"audit report (open in a browser): {out / 'idcard_report.html'}")
