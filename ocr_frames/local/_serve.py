@@ -27,7 +27,7 @@ import json
 import signal
 import sys
 import threading
-from types import FrameType, TracebackType
+from types import FrameType
 from typing import IO, Any, Final
 
 from .._errors import E_ENGINE, ConfigurationError
@@ -35,7 +35,7 @@ from ..engine import Engine
 from ..kinds import KINDS
 from ..testing._answers import error_body
 from ..testing._images import MAX_IMAGE_BYTES, ImageReader
-from ..testing._server import HTTPServerThread, Request, Response
+from ..testing._server import HTTPServerThread, LoopbackService, Request, Response
 from ..testing._tokens import TokenBook
 
 __all__ = ["TOKEN_GRACE", "TOKEN_TTL", "LocalServer", "serve"]
@@ -73,7 +73,7 @@ def to_wire(kind: str, answer: dict[str, Any]) -> dict[str, Any]:
     return wire
 
 
-class LocalServer:
+class LocalServer(LoopbackService):
     """Serve the WeChat protocol from ``engine`` (default: a :class:`LocalEngine`)."""
 
     def __init__(
@@ -91,43 +91,6 @@ class LocalServer:
         self._lock = threading.Lock()
         self._images = ImageReader()
         self._server: HTTPServerThread | None = None
-
-    def start(self) -> LocalServer:
-        if self._server is not None:
-            raise RuntimeError("the server is already running")
-        server = HTTPServerThread(
-            self._handle, host=self.host, port=self._port, on_shutdown=self._shutdown
-        )
-        server.start()
-        self._server = server
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.stop()
-
-    def __enter__(self) -> LocalServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the server is not running; call start() first")
-        return self._server.port
-
-    @property
-    def base_url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
 
     async def _shutdown(self) -> None:
         await self._images.aclose()

@@ -16,14 +16,13 @@ import random
 import threading
 import time
 from collections import Counter
-from types import TracebackType
 from typing import Any, Final
 
 from ..kinds import KINDS, check_kind
 from ._answers import error_body, fallback_answer
 from ._faults import Fault, FaultPlan
 from ._images import MAX_IMAGE_BYTES, ImageReader, is_image, sha256_of
-from ._server import HTTPServerThread, Request, Response
+from ._server import HTTPServerThread, LoopbackService, Request, Response
 from ._tokens import TokenBook
 
 __all__ = [
@@ -47,8 +46,10 @@ MINUTE_WINDOW: Final = 60.0
 QUIRKS: Final = frozenset({"bankcard_id", "string_errcode", "text_plain", "vhicle_type"})
 
 
-class WeChatEmulator:
+class WeChatEmulator(LoopbackService):
     """A loopback WeChat OCR platform; see :mod:`ocr_frames.testing` for the behaviour."""
+
+    _what = "emulator"
 
     def __init__(
         self,
@@ -96,46 +97,8 @@ class WeChatEmulator:
         self._images = ImageReader()
 
     # --- life cycle -----------------------------------------------------------------
-    def start(self) -> WeChatEmulator:
-        """Start serving in a background thread; returns ``self`` (for chaining)."""
-        if self._server is not None:
-            raise RuntimeError("the emulator is already running")
-        server = HTTPServerThread(
-            self._handle, host=self.host, port=self._port, on_shutdown=self._images.aclose
-        )
-        server.start()
-        self._server = server
-        return self
-
-    def stop(self) -> None:
-        """Stop serving: connections are closed, answers in flight are abandoned."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.stop()
-
-    def __enter__(self) -> WeChatEmulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        """The TCP port served (valid after :meth:`start`)."""
-        if self._server is None:
-            raise RuntimeError("the emulator is not running; call start() first")
-        return self._server.port
-
-    @property
-    def base_url(self) -> str:
-        """``http://host:port`` of the running emulator, to pass as a client's base_url."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+    async def _shutdown(self) -> None:
+        await self._images.aclose()
 
     def __repr__(self) -> str:
         where = self.base_url if self._server is not None else "stopped"

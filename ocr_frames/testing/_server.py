@@ -18,7 +18,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import Final
+from types import TracebackType
+from typing import Final, TypeVar
 from urllib.parse import SplitResult, parse_qs, urlsplit
 
 __all__ = ["HTTPServerThread", "Request", "Response", "parse_multipart"]
@@ -294,3 +295,67 @@ class HTTPServerThread:
         query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         request = Request(method, url.path, query, headers, body)
         return request, _keep_alive(version, headers)
+
+
+_S = TypeVar("_S", bound="LoopbackService")
+
+
+class LoopbackService:
+    """Life cycle shared by the loopback servers (the emulator, the local engine's server).
+
+    Subclasses set ``host``, ``_port`` and ``_server = None`` in ``__init__`` and implement
+    the async ``_handle(request) -> Response``; ``_shutdown`` runs on the server's loop
+    when it stops.
+    """
+
+    host: str
+    _port: int
+    _server: HTTPServerThread | None
+    _what: str = "server"
+
+    async def _handle(self, request: Request) -> Response:
+        raise NotImplementedError
+
+    async def _shutdown(self) -> None:
+        return None
+
+    def start(self: _S) -> _S:
+        """Start serving in a background thread; returns ``self`` (for chaining)."""
+        if self._server is not None:
+            raise RuntimeError(f"the {self._what} is already running")
+        server = HTTPServerThread(
+            self._handle, host=self.host, port=self._port, on_shutdown=self._shutdown
+        )
+        server.start()
+        self._server = server
+        return self
+
+    def stop(self) -> None:
+        """Stop serving: connections are closed, answers in flight are abandoned."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
+
+    def __enter__(self: _S) -> _S:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        """The TCP port served (valid after :meth:`start`)."""
+        if self._server is None:
+            raise RuntimeError(f"the {self._what} is not running; call start() first")
+        return self._server.port
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port`` of the running server, to pass as a client's base_url."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
