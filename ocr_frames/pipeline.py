@@ -8,9 +8,10 @@ The machinery of one run (chunks, cache, claims, pool) lives in :mod:`ocr_frames
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, ParamSpec, TypeVar
 
 import pandas as pd
 import pyarrow as pa
@@ -33,6 +34,9 @@ from .kinds import schema
 from .parquet import AtomicParquetWriter, file_metadata, with_metadata
 from .sources import DEFAULT_DOWNLOAD_TIMEOUT, MAX_IMAGE_BYTES
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "RunSummary",
@@ -54,6 +58,30 @@ def _raise_for_errors(df: pd.DataFrame) -> None:
         f"{len(failed)} of {len(df)} rows failed; first at index {failed.index[0]!r}: {exc.message}"
     )
     raise exc
+
+
+_RECOGNIZE_DOC = """Recognise every image in a column: one typed row per input row, same order.
+
+    ``images``: a pandas Series, list, numpy or pyarrow array of local paths, ``Path``\\ s,
+    ``http(s)://`` URLs or raw ``bytes`` (nulls allowed).  ``kind``: one of
+    :data:`ocr_frames.KINDS`.  ``engine``: defaults to ``WeChatEngine.from_env()``.
+    ``cache_dir``: ``None`` for the user cache dir, a path, or ``False`` to disable.
+    Per-row problems become ``errcode``/``errmsg`` values; ``on_error="raise"`` raises
+    the first one after the run (every answer is cached by then).  The run's
+    :class:`RunSummary` is in ``df.attrs["ocr_frames"]``.  ``checks=True`` adds the KYC
+    ``check_*`` columns of :mod:`ocr_frames.checks` (expiry judged ``as_of`` a date,
+    default today); ``mask=True`` then masks names, ID, card and plate numbers
+    (:mod:`ocr_frames.mask`) for sharing.
+
+    ``shrink`` (on by default) re-encodes what the platform cannot take as it is, instead
+    of a row error: images of ``max_bytes`` or more (read up to 64 MB) become an upright
+    (EXIF orientation) JPEG under the limit, and PDFs, multi-page TIFFs and HEIC photos
+    one JPEG per page (:mod:`ocr_frames._shrink`).  A document gives one row per page, the
+    ``page`` being 1-based, with its input row's index repeated.  The ``sha256`` column is
+    always that of the bytes sent (the cache key); the original's digest is remembered in
+    the cache directory so a rerun is a cache hit without re-encoding.  Images that can be
+    sent as they are are never re-encoded.
+    """
 
 
 async def arecognize(
@@ -201,71 +229,20 @@ def recognize_arrow(
     return table
 
 
-def recognize(
-    images: Any,
-    kind: str,
-    *,
-    engine: Engine | None = None,
-    cache_dir: CacheDir = None,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    rate_limit: float | Limiter | None = None,
-    retry: RetryPolicy | None = None,
-    progress: bool = True,
-    on_error: Literal["keep", "raise"] = "keep",
-    url_mode: Literal["download", "passthrough"] = "download",
-    max_bytes: int = MAX_IMAGE_BYTES,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
-    download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
-    shrink: bool = True,
-    storage_options: Mapping[str, Any] | None = None,
-    checks: bool = False,
-    as_of: date | None = None,
-    mask: bool = False,
-) -> pd.DataFrame:
-    """Recognise every image in a column; one typed row per input row, same index and order.
+def _blocking(func: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
+    """``func`` run to completion for synchronous callers (see :func:`run_sync`)."""
 
-    ``images``: a pandas Series, list, numpy or pyarrow array of local paths, ``Path``\\ s,
-    ``http(s)://`` URLs or raw ``bytes`` (nulls allowed).  ``kind``: one of
-    :data:`ocr_frames.KINDS`.  ``engine``: defaults to ``WeChatEngine.from_env()``.
-    ``cache_dir``: ``None`` for the user cache dir, a path, or ``False`` to disable.
-    Per-row problems become ``errcode``/``errmsg`` values; ``on_error="raise"`` raises
-    the first one after the run (every answer is cached by then).  The run's
-    :class:`RunSummary` is in ``df.attrs["ocr_frames"]``.  ``checks=True`` adds the KYC
-    ``check_*`` columns of :mod:`ocr_frames.checks` (expiry judged ``as_of`` a date,
-    default today); ``mask=True`` then masks names, ID, card and plate numbers
-    (:mod:`ocr_frames.mask`) for sharing.
+    @functools.wraps(func)
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        return run_sync(func(*args, **kwargs))
 
-    ``shrink`` (on by default) re-encodes what the platform cannot take as it is, instead
-    of a row error: images of ``max_bytes`` or more (read up to 64 MB) become an upright
-    (EXIF orientation) JPEG under the limit, and PDFs, multi-page TIFFs and HEIC photos
-    one JPEG per page (:mod:`ocr_frames._shrink`).  A document gives one row per page, the
-    ``page`` being 1-based, with its input row's index repeated.  The ``sha256`` column is
-    always that of the bytes sent (the cache key); the original's digest is remembered in
-    the cache directory so a rerun is a cache hit without re-encoding.  Images that can be
-    sent as they are are never re-encoded.
-    """
-    return run_sync(
-        arecognize(
-            images,
-            kind,
-            engine=engine,
-            cache_dir=cache_dir,
-            concurrency=concurrency,
-            rate_limit=rate_limit,
-            retry=retry,
-            progress=progress,
-            on_error=on_error,
-            url_mode=url_mode,
-            max_bytes=max_bytes,
-            chunk_size=chunk_size,
-            download_timeout=download_timeout,
-            shrink=shrink,
-            storage_options=storage_options,
-            checks=checks,
-            as_of=as_of,
-            mask=mask,
-        )
-    )
+    return run
+
+
+#: Same signature as :func:`arecognize` (one list of options, not two to keep in step).
+recognize = _blocking(arecognize)
+recognize.__name__ = recognize.__qualname__ = "recognize"
+recognize.__doc__ = _RECOGNIZE_DOC
 
 
 def _source_column(values: Sequence[Any]) -> pa.Array:
