@@ -14,6 +14,7 @@ import json
 import os
 import socket
 import threading
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Final
@@ -23,7 +24,10 @@ import diskcache
 __all__ = ["DEFAULT_CLAIM_TTL", "Claims"]
 
 #: Longest a claim blocks other processes if its owner vanished without a trace.
-DEFAULT_CLAIM_TTL: Final = 300.0
+#: (Claims of dead processes on this host are taken over at once; the TTL only matters for
+#: another host's process that vanished.  Long, because a claim taken when a chunk is
+#: prepared is only sent once a pool slot and the rate limit allow.)
+DEFAULT_CLAIM_TTL: Final = 3600.0
 
 
 def _alive(pid: int) -> bool:
@@ -51,20 +55,25 @@ class Claims:
         self._ttl = ttl
         self._host = socket.gethostname()
         self._owner_thread = threading.get_ident()
+        # several runs may share a process (threads, Dask partitions, gathered coroutines):
+        # a claim is ours only when this run took it
+        self._run = uuid.uuid4().hex
 
     def _me(self) -> str:
-        return json.dumps({"host": self._host, "pid": os.getpid()})
+        return json.dumps({"host": self._host, "pid": os.getpid(), "run": self._run})
 
     def _free(self, value: object) -> bool:
         """True when the claim ``value`` may be taken: ours, unreadable or stale."""
         try:
             owner = json.loads(value) if isinstance(value, str) else {}
-            host, pid = str(owner["host"]), int(owner["pid"])
+            host, pid, run = str(owner["host"]), int(owner["pid"]), owner.get("run")
         except (ValueError, TypeError, KeyError):
             return True
         if host != self._host:
             return False
-        return pid == os.getpid() or not _alive(pid)
+        if pid == os.getpid():
+            return bool(run == self._run)
+        return not _alive(pid)
 
     def acquire(self, keys: Iterable[str]) -> set[str]:
         """Claim every free key of ``keys``; return the ones now ours."""

@@ -249,18 +249,17 @@ class _Run:
                 return await self.send(key, src)
 
     async def send(self, key: str, src: Source) -> Answer:
-        try:
 
-            async def keep(raw: Answer) -> None:  # durable before the call's slot frees
-                answer = _clean(raw)
-                cacheable = answer["errcode"] in CACHEABLE_CODES
-                if cacheable or self.claims is not None:
-                    await self.writer.put(key, answer if cacheable else None)
+        async def keep(raw: Answer) -> None:  # durable before the call's slot frees
+            answer = _clean(raw)
+            cacheable = answer["errcode"] in CACHEABLE_CODES
+            if cacheable or self.claims is not None:
+                await self.writer.put(key, answer if cacheable else None)
+            if cacheable:  # later copies will find it in the cache; others reuse this task
+                self.completed.append(key)
 
-            answer = _clean(await self.pool.call(src.data, img_url=src.url, keep=keep))
-            return {**answer, "sha256": src.sha256, "cached": False}
-        finally:
-            self.completed.append(key)
+        answer = _clean(await self.pool.call(src.data, img_url=src.url, keep=keep))
+        return {**answer, "sha256": src.sha256, "cached": False}
 
     async def _load(self, values: list[Any], client: Any, *, derived: bool) -> list[Source]:
         return await load_sources(
@@ -347,17 +346,23 @@ class _Run:
         import httpx
 
         lookahead = max(2, -(-4 * self.opts.concurrency // self.opts.chunk_size))
-        queue: asyncio.Queue[Prepared | None] = asyncio.Queue(lookahead)
+        queue: asyncio.Queue[Prepared | BaseException | None] = asyncio.Queue(lookahead)
         async with httpx.AsyncClient(follow_redirects=False) as client:
 
             async def produce() -> None:
-                for chunk in _chunks(values, self.opts.chunk_size):
-                    await queue.put(await self.prepare(chunk, client))
+                try:
+                    for chunk in _chunks(values, self.opts.chunk_size):
+                        await queue.put(await self.prepare(chunk, client))
+                except Exception as exc:  # hand it to the consumer, which would wait forever
+                    await queue.put(exc)
+                    return
                 await queue.put(None)
 
             producer = asyncio.ensure_future(produce())
             try:
                 while (prepared := await queue.get()) is not None:
+                    if isinstance(prepared, BaseException):
+                        raise prepared
                     answers = [s if isinstance(s, dict) else await s for s in prepared.slots]
                     yield prepared.with_pages(answers), prepared
                 await producer

@@ -169,7 +169,11 @@ class WeChatEngine(BaseEngine):
         return f"wechat@{urlsplit(self.base_url).netloc.rpartition('@')[2]}"
 
     def __repr__(self) -> str:
-        return f"WeChatEngine(appid={self._appid!r}, base_url={self.base_url!r})"
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.base_url)  # a proxy URL may carry user:password
+        shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+        return f"WeChatEngine(appid={self._appid!r}, base_url={shown!r})"
 
     def _get_client(self) -> Any:
         from .wechat import AsyncWeChatClient
@@ -285,14 +289,21 @@ class CallPool:
     async def _attempts(self, image: bytes | None, img_url: str | None) -> Answer:
         attempt = 0
         while True:
-            if self.stopped is not None:
-                return _stopped_answer(self.stopped)
+            if (stopped := self._stop_answer()) is not None:
+                return stopped
             await self._wait_turn()
+            if (stopped := self._stop_answer()) is not None:  # quota ran out while waiting
+                return stopped
             self.attempts += 1
             answer = await self.engine.arecognize(self.kind, image, img_url=img_url)
             if self._on_attempt is not None:
                 self._on_attempt(answer)
-            code = int(answer.get("errcode", 0))
+            try:
+                code = int(answer.get("errcode", 0))
+            except (TypeError, ValueError):  # paid for, so kept: as a bad-response row
+                from ._errors import E_BAD_RESPONSE
+
+                return {"errcode": E_BAD_RESPONSE, "errmsg": "engine errcode is not an integer"}
             if code in QUOTA_CODES:
                 self.stopped = error_for_code(code, str(answer.get("errmsg", "")))
                 return answer
@@ -307,6 +318,9 @@ class CallPool:
             await asyncio.sleep(self.retry.delay(attempt))
             attempt += 1
             self.retries += 1
+
+    def _stop_answer(self) -> Answer | None:
+        return None if self.stopped is None else _stopped_answer(self.stopped)
 
     async def _wait_turn(self) -> None:
         pause = self._paused_until - time.monotonic()
