@@ -127,8 +127,9 @@ class H11Transport(httpx.AsyncBaseTransport):
         port = url.port or (443 if url.scheme == "https" else 80)
         origin: _Origin = (url.raw_scheme, url.host, port)
         timeouts = request.extensions.get("timeout", {})
+        events = await self._events(request)
         conn = self._take_idle(origin) or await self._connect(origin, timeouts.get("connect"))
-        return await self._exchange(origin, conn, request, timeouts)
+        return await self._exchange(origin, conn, events, timeouts)
 
     def _take_idle(self, origin: _Origin) -> _Connection | None:
         """A kept-alive connection the server has not closed meanwhile, if any.
@@ -146,9 +147,10 @@ class H11Transport(httpx.AsyncBaseTransport):
             return conn
         return None
 
-    async def _exchange(
-        self, origin: _Origin, conn: _Connection, request: httpx.Request, timeouts: dict[str, float]
-    ) -> httpx.Response:
+    @staticmethod
+    async def _events(request: httpx.Request) -> list[h11.Event]:
+        """The request as h11 events (built before a connection is taken: nothing leaks if
+        reading the body fails)."""
         body = await request.aread()
         headers = [(k, v) for k, v in request.headers.raw if k.lower() != b"transfer-encoding"]
         if not any(k.lower() == b"content-length" for k, _ in headers) and request.method in (
@@ -164,6 +166,15 @@ class H11Transport(httpx.AsyncBaseTransport):
         if body:
             events.append(h11.Data(data=body))
         events.append(h11.EndOfMessage())
+        return events
+
+    async def _exchange(
+        self,
+        origin: _Origin,
+        conn: _Connection,
+        events: list[h11.Event],
+        timeouts: dict[str, float],
+    ) -> httpx.Response:
         try:
             await conn.send(events, timeouts.get("write"))
             event = await conn.next_event(timeouts.get("read"))
