@@ -13,7 +13,21 @@ WeChat protocol on 127.0.0.1 so that existing WeChat client code can point at it
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ._engine import LAYOUT_VERSION, LocalEngine
-from ._serve import LocalServer, serve
+
+if TYPE_CHECKING:
+    from ._serve import LocalServer, serve
+
+
+def __getattr__(name: str) -> Any:
+    # the server pulls in the HTTP plumbing: imported only by those who serve
+    if name in ("LocalServer", "serve"):
+        from . import _serve
+
+        return getattr(_serve, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["LAYOUT_VERSION", "LocalEngine", "LocalServer", "serve"]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
 from .._errors import E_ENGINE, ConfigurationError
@@ -17,8 +15,9 @@ __all__ = ["LAYOUT_VERSION", "LocalEngine"]
 
 log = logging.getLogger("ocr_frames.local")
 
-#: Bumped whenever the layouts change what they return, so cached answers are not mixed.
-LAYOUT_VERSION: Final = 1
+#: Bumped whenever the processing around the models (detector sizing, layouts) changes
+#: what the engine returns, so cached answers of an older version are not reused.
+LAYOUT_VERSION: Final = 2
 
 Answer = dict[str, Any]
 
@@ -32,11 +31,11 @@ class LocalEngine(BaseEngine):
     parsing, answering exactly like the WeChat API (see ``docs/architecture.md``).
 
     ``workers`` images are recognised at once (each by its own model pipeline, in this
-    engine's threads, off the event loop); each pipeline uses ``threads`` onnxruntime
+    process's OCR threads, off the event loop); each pipeline uses ``threads`` onnxruntime
     intra-op threads (0: the CPU count divided by ``workers``).  The text detector sees the
-    image scaled to ``det_limit`` pixels on its longer side: 736 is about 30% faster and
-    misses small print more often (99.6% instead of 100% of the fields on the samples);
-    a non-default value is part of :attr:`identity`.  Models are loaded once per process,
+    image at 72% of its size, its longer side kept within 736..``det_limit`` pixels;
+    ``det_limit=736`` is faster on large photos and misses their small print more often.
+    A non-default value is part of :attr:`identity`.  Models are loaded once per process,
     at the first image (or :meth:`warm_up`), and shared by every engine with the same
     settings (for more processes use the ``spawn`` start method: onnxruntime's threads do
     not survive a fork).  ``img_url`` is downloaded from this machine, as the platform
@@ -58,8 +57,6 @@ class LocalEngine(BaseEngine):
         self.workers = workers
         self.threads = threads
         self.det_limit = det_limit
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
 
     @property
     def identity(self) -> str:
@@ -111,12 +108,6 @@ class LocalEngine(BaseEngine):
             return _error(101001, "certificate not found")
         return {"errcode": 0, "errmsg": "ok", "rid": None, **fields}
 
-    def _executor(self) -> ThreadPoolExecutor:
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="ocr-local")
-            return self._pool
-
     async def arecognize(
         self, kind: str, image: bytes | None = None, *, img_url: str | None = None
     ) -> Answer:
@@ -126,16 +117,12 @@ class LocalEngine(BaseEngine):
             if failure is not None:
                 return failure
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._executor(), self.recognize_bytes, kind, image or b""
-        )
+        executor = self._core().executor
+        return await loop.run_in_executor(executor, self.recognize_bytes, kind, image or b"")
 
     async def aclose(self) -> None:
-        """Stop this engine's threads (the models stay loaded for the process)."""
-        with self._pool_lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False)
+        """Nothing to release: the models and their threads belong to the process."""
+        return None
 
 
 async def _download(url: str) -> tuple[bytes, Answer | None]:
