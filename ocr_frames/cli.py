@@ -139,7 +139,8 @@ def _build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo",
         help="run every kind on the bundled sample images (no account needed)",
-        description="Run every kind on the bundled samples; nothing leaves this machine.",
+        description="Run every kind on the bundled samples: offline local engine (or the loopback "
+        "emulator) unless WECHAT_* credentials are set, then the real, billed API.",
         epilog="example:\n  ocr-frames demo --out /tmp/demo",
         formatter_class=raw,
     )
