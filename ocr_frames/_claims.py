@@ -30,7 +30,8 @@ __all__ = ["DEFAULT_CLAIM_TTL", "Claims"]
 DEFAULT_CLAIM_TTL: Final = 3600.0
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host (another user's counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -73,7 +74,7 @@ class Claims:
             return False
         if pid == os.getpid():
             return bool(run == self._run)
-        return not _alive(pid)
+        return not pid_alive(pid)
 
     def acquire(self, keys: Iterable[str]) -> set[str]:
         """Claim every free key of ``keys``; return the ones now ours."""

@@ -20,6 +20,7 @@ from typing import Any, Final
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ._claims import pid_alive
 from ._version import __version__
 
 __all__ = ["DEFAULT_ROW_GROUP_ROWS", "METADATA_KEY", "AtomicParquetWriter", "read_metadata"]
@@ -55,20 +56,10 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     return dict(json.loads(raw)) if raw else {}
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _remove_stale_temporaries(target: Path) -> None:
     for tmp in target.parent.glob(f".{target.name}.tmp-*"):
         pid = tmp.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _pid_alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             with contextlib.suppress(OSError):
                 tmp.unlink()
 

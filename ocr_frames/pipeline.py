@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import date
 from typing import Any, Literal, ParamSpec, TypeVar
@@ -246,16 +247,15 @@ recognize.__doc__ = _RECOGNIZE_DOC
 
 
 def _source_column(values: Sequence[Any]) -> pa.Array:
-    import os
-
     out: list[str | None] = []
     for v in values:
-        if isinstance(v, str):
-            out.append(v.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
-        elif isinstance(v, os.PathLike):
-            out.append(os.fsdecode(v).encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
-        else:
-            out.append(None)
+        text = v if isinstance(v, str) else os.fsdecode(v) if isinstance(v, os.PathLike) else None
+        # undecodable path bytes (surrogate escapes) become U+FFFD: Parquet text is UTF-8
+        out.append(
+            None
+            if text is None
+            else text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        )
     return pa.array(out, type=pa.string())
 
 
