@@ -14,12 +14,12 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
 
 import diskcache
 
 from ._errors import ConfigurationError
+from ._files import DEFAULT_FILE_MODE, create_private
 from ._runner import run_sync
 from .cache import ResultCache
 from .kinds import check_kind
@@ -71,14 +71,16 @@ def summarize(cache: ResultCache) -> dict[str, Any]:
     }
 
 
-def export_cache(cache: ResultCache, path: str | os.PathLike[str]) -> int:
+def export_cache(
+    cache: ResultCache, path: str | os.PathLike[str], *, file_mode: int = DEFAULT_FILE_MODE
+) -> int:
     """Write every answer as JSON Lines ``{"key", "kind", "engine", "sha256", "answer"}``.
 
-    The file holds personal data (names, ID numbers): it is created with mode 0o600.
+    The file holds personal data (names, ID numbers): it is created (or overwritten) with
+    mode 0o600 unless ``file_mode`` says otherwise.
     """
     keys = [key for key, _ in _rows(cache)]
-    out = Path(path)
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = create_private(path, file_mode)
     written = 0
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         for start in range(0, len(keys), 1000):

@@ -13,7 +13,8 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 
-from ._errors import LOCAL_CODES, PLATFORM_CODES, OCRError
+from ._errors import LOCAL_CODES, PLATFORM_CODES, ConfigurationError, OCRError
+from ._files import DEFAULT_FILE_MODE, parse_file_mode
 from ._version import __version__
 from .engine import Engine
 from .kinds import KINDS, schema, spec
@@ -105,6 +106,14 @@ def _build_parser() -> argparse.ArgumentParser:
     audit.add_argument(
         "--mask", action="store_true", help="mask names, ID/card/plate numbers in the output"
     )
+    run.add_argument(
+        "--file-mode",
+        type=_file_mode,
+        default=DEFAULT_FILE_MODE,
+        metavar="MODE",
+        help="permissions of the output and report files (default 0600: they hold personal "
+        "data); e.g. 0640 or 0644 to share them",
+    )
 
     cache_cmd = sub.add_parser(
         "cache",
@@ -119,6 +128,13 @@ def _build_parser() -> argparse.ArgumentParser:
     cache_cmd.add_argument("--cache-dir", help="cache folder (default: the user cache dir)")
     cache_cmd.add_argument("--older-than", help="for prune: an age like 30d, 12h, 2w")
     cache_cmd.add_argument("--dry-run", action="store_true", help="for prune: only count")
+    cache_cmd.add_argument(
+        "--file-mode",
+        type=_file_mode,
+        default=DEFAULT_FILE_MODE,
+        metavar="MODE",
+        help="for export: permissions of the file (default 0600: it holds personal data)",
+    )
 
     raw = argparse.RawDescriptionHelpFormatter
     sub.add_parser(
@@ -154,6 +170,13 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
     serve.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
     return parser
+
+
+def _file_mode(text: str) -> int:
+    try:
+        return parse_file_mode(text)
+    except ConfigurationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _date(text: str) -> date:
@@ -207,6 +230,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         url_mode=args.url_mode,
         shrink=not args.no_shrink,
         storage_options=args.storage_options,
+        file_mode=args.file_mode,
     )
     if args.checks or args.mask or args.report:
         from .pipeline import finish_parquet
@@ -218,6 +242,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             as_of=args.as_of,
             mask=args.mask,
             report=args.report,
+            file_mode=args.file_mode,
         )
         if args.report:
             print(f"audit report: {args.report}", file=sys.stderr)
@@ -252,7 +277,8 @@ def _cmd_cache(args: argparse.Namespace) -> int:
         elif args.action == "export":
             if not args.path:
                 raise SystemExit("ocr-frames cache export: error: give an output PATH")
-            print(f"exported {cachetools.export_cache(cache, args.path)} answers to {args.path}")
+            n = cachetools.export_cache(cache, args.path, file_mode=args.file_mode)
+            print(f"exported {n} answers to {args.path}")
         else:
             if not args.older_than:
                 raise SystemExit("ocr-frames cache prune: error: give --older-than (e.g. 30d)")

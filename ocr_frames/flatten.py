@@ -36,6 +36,7 @@ How it is fast:
 from __future__ import annotations
 
 import gc
+import json
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -51,7 +52,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import _dates
-from .kinds import CORNERS, KINDS, KindSpec, schema, spec
+from .kinds import CORNERS, EXTRA_COLUMN, KINDS, STATUS_COLUMNS, KindSpec, schema, spec
 
 __all__ = ["explode", "to_arrow", "to_pandas"]
 
@@ -376,6 +377,8 @@ class _Plan:
     int_names: tuple[str, ...]  # the columns of those ints, in reading order
     #: texts and ``cached`` as one struct: converted by Arrow in one C++ pass
     flat_type: pa.StructType
+    #: every key some column reads; the others of an ok answer go to ``extra``
+    known: frozenset[str]
 
     @classmethod
     def of(cls, kind_spec: KindSpec) -> _Plan:
@@ -384,9 +387,32 @@ class _Plan:
         int_names = [f"{key}_{suffix}" for key in kind_spec.positions for suffix in _QUAD_SUFFIXES]
         int_names += ["img_size_w", "img_size_h"] if kind_spec.img_size else []
         flat_type = pa.struct([*((key, pa.string()) for key in texts), ("cached", pa.bool_())])
-        return cls(
-            texts, others, kind_spec.positions, kind_spec.img_size, tuple(int_names), flat_type
+        known = frozenset(
+            (*texts, *others, *kind_spec.positions, *STATUS_COLUMNS, "img_size", EXTRA_COLUMN)
         )
+        return cls(
+            texts,
+            others,
+            kind_spec.positions,
+            kind_spec.img_size,
+            tuple(int_names),
+            flat_type,
+            known,
+        )
+
+    def extra(self, answers: Sequence[dict[str, Any]]) -> pa.Array:
+        """The ``extra`` column: unknown keys of each ok answer as JSON text, else null."""
+        known = self.known
+        out: list[str | None] = [None] * len(answers)
+        for i, answer in enumerate(answers):
+            if known.issuperset(answer) or answer.get("errcode", 0) not in (0, "0", None):
+                continue
+            unknown = {k: answer[k] for k in sorted(answer.keys() - known, key=str)}
+            try:
+                out[i] = json.dumps(unknown, ensure_ascii=False, default=str, allow_nan=False)
+            except ValueError:  # NaN/inf are not JSON: keep them as text
+                out[i] = json.dumps({k: str(v) for k, v in unknown.items()}, ensure_ascii=False)
+        return pa.array(out, type=pa.string())
 
     def read_flat(self, answers: Sequence[dict[str, Any]]) -> dict[str, pa.Array] | None:
         """The text columns and ``cached``, or None if a value is not of its type.
@@ -465,6 +491,7 @@ def to_arrow(kind: str, answers: Sequence[Mapping[str, Any]]) -> pa.Table:
             raw, ints = plan.read(dicts, plan.others)
         arrays["errcode"] = _build(raw["errcode"], _INT64)
         arrays["page"] = _build(raw["page"], _INT32)  # documents: the page of each row
+        arrays[EXTRA_COLUMN] = plan.extra(dicts)
         arrays.update(zip(plan.int_names, _columns(ints, len(plan.int_names), _INT32), strict=True))
         if kind_spec.list_field:
             list_type = target.field(kind_spec.list_field).type

@@ -10,6 +10,9 @@ platform's JSON keys; nested objects are flattened by joining keys with ``_``
 
 Date fields become ``date32`` columns; where the platform's string cannot be parsed the
 date is null and the original string is kept in ``<field>_raw`` (null otherwise).
+
+Keys of an ok answer that no column holds are kept in the ``extra`` column (JSON object
+text, null when there are none): a field the platform adds tomorrow is never dropped.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Final
 import pyarrow as pa
 
 __all__ = [
+    "EXTRA_COLUMN",
     "KINDS",
     "STATUS_COLUMNS",
     "KindSpec",
@@ -32,6 +36,10 @@ CORNERS: Final = ("left_top", "right_top", "right_bottom", "left_bottom")
 
 #: Columns every table carries, after the kind's own fields.
 STATUS_COLUMNS: Final = ("errcode", "errmsg", "rid", "sha256", "cached")
+
+#: Keys of an ok answer that no column holds (a field the platform added after this
+#: release), kept as JSON text so nothing the engine said is silently dropped.
+EXTRA_COLUMN: Final = "extra"
 
 
 @dataclass(frozen=True)
@@ -176,6 +184,7 @@ def _build_schema(s: KindSpec) -> pa.Schema:
     if s.list_field and s.list_item is not None:
         fields.append(pa.field(s.list_field, pa.list_(s.list_item)))
     fields += [
+        pa.field(EXTRA_COLUMN, pa.string()),
         pa.field("page", pa.int32()),
         pa.field("errcode", pa.int64()),
         pa.field("errmsg", pa.string()),
@@ -242,6 +251,11 @@ FIELD_NOTES: Final[dict[str, str]] = {
 
 
 def _describe(name: str, s: KindSpec) -> str:
+    if name == EXTRA_COLUMN:
+        return (
+            "keys of an ok answer that no column holds (fields the platform added later), "
+            "as a JSON object text; null when there are none"
+        )
     if name == "page":
         return "page of a PDF or multi-page TIFF input (1-based); null for a single image"
     if name in STATUS_COLUMNS:

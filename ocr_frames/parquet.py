@@ -1,5 +1,6 @@
 """Parquet output: explicit schema, file metadata, row groups streamed, atomic rename.
 
+The file is created with mode 0600 (``file_mode=`` relaxes it): it holds personal data.
 A file at the output path is always complete: rows are written to a hidden temporary file
 beside it (``.NAME.tmp-PID``), which is fsynced and renamed over the target only when the
 run finished.  A killed run leaves at most a temporary file, which the next run for the
@@ -21,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ._claims import pid_alive
+from ._files import DEFAULT_FILE_MODE, create_private
 from ._version import __version__
 
 __all__ = ["DEFAULT_ROW_GROUP_ROWS", "METADATA_KEY", "AtomicParquetWriter", "read_metadata"]
@@ -75,6 +77,7 @@ class AtomicParquetWriter:
         metadata: Mapping[str, Any] | None = None,
         row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
         compression: str = "zstd",
+        file_mode: int = DEFAULT_FILE_MODE,
     ) -> None:
         self.path = Path(path)
         if self.path.is_dir():
@@ -83,6 +86,8 @@ class AtomicParquetWriter:
         _remove_stale_temporaries(self.path)
         self.schema = with_metadata(schema, metadata or {}) if metadata else schema
         self._tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        # private before the first byte: the rename keeps the mode (see ocr_frames._files)
+        os.close(create_private(self._tmp, file_mode))
         self._writer: pq.ParquetWriter | None = pq.ParquetWriter(
             self._tmp, self.schema, compression=compression
         )

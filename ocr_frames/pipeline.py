@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ._errors import OCRError, QuotaExceeded, error_for_code
+from ._files import DEFAULT_FILE_MODE, check_file_mode
 from ._run import (
     DEFAULT_CHUNK_SIZE,
     CacheDir,
@@ -156,6 +157,7 @@ def finish_parquet(
     as_of: date | None = None,
     mask: bool = False,
     report: Any = None,
+    file_mode: int = DEFAULT_FILE_MODE,
 ) -> pd.DataFrame:
     """Post-process a file written by :func:`recognize_to_parquet` in place (atomically):
     add ``check_*`` columns, write an HTML audit report (PII masked), mask personal data.
@@ -169,9 +171,9 @@ def finish_parquet(
 
         df = add_checks(df, kind, as_of=as_of)
         if report is not None:
-            report_html(df, kind, path=report, as_of=as_of)
+            report_html(df, kind, path=report, as_of=as_of, file_mode=file_mode)
     df = _finish(df, kind, checks=False, as_of=as_of, mask=mask)
-    write_parquet(df, path, kind=kind)
+    write_parquet(df, path, kind=kind, file_mode=file_mode)
     return df
 
 
@@ -265,13 +267,20 @@ def output_schema(kind: str) -> pa.Schema:
 
 
 async def _arecognize_to_parquet(
-    images: Any, path: Any, engine: Engine | None, cache_dir: CacheDir, opts: Options
+    images: Any,
+    path: Any,
+    engine: Engine | None,
+    cache_dir: CacheDir,
+    opts: Options,
+    file_mode: int = DEFAULT_FILE_MODE,
 ) -> RunSummary:
     values, _ = column_values(images)
     engine = engine or default_engine()
     summary = RunSummary(kind=opts.kind, engine=engine.identity, output=str(path))
     meta = file_metadata(opts.kind, engine.identity)
-    with AtomicParquetWriter(path, output_schema(opts.kind), metadata=meta) as writer:
+    with AtomicParquetWriter(
+        path, output_schema(opts.kind), metadata=meta, file_mode=file_mode
+    ) as writer:
         async for table, chunk_values, _ in stream_tables(values, engine, cache_dir, opts, summary):
             writer.write(table.add_column(0, "source", _source_column(chunk_values)))
     return summary
@@ -294,8 +303,12 @@ def recognize_to_parquet(
     download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
     shrink: bool = True,
     storage_options: Mapping[str, Any] | None = None,
+    file_mode: int = DEFAULT_FILE_MODE,
 ) -> RunSummary:
     """Stream results to a Parquet file (bounded memory), renamed into place at the end.
+
+    The file holds personal data, so it is created with mode 0600 whatever the umask;
+    ``file_mode=0o644`` makes it readable by others.
 
     The file has a ``source`` column (the input value as text) before the kind's columns,
     and ``ocr_frames`` metadata (kind, engine identity, library version, creation time).
@@ -315,11 +328,15 @@ def recognize_to_parquet(
         shrink=shrink,
         storage_options=storage_options,
     )
-    return run_sync(_arecognize_to_parquet(images, path, engine, cache_dir, opts))
+    check_file_mode(file_mode)
+    return run_sync(_arecognize_to_parquet(images, path, engine, cache_dir, opts, file_mode))
 
 
-def write_parquet(df: pd.DataFrame, path: Any, *, kind: str | None = None) -> None:
-    """Write a result DataFrame to Parquet with its kind's explicit schema, atomically."""
+def write_parquet(
+    df: pd.DataFrame, path: Any, *, kind: str | None = None, file_mode: int = DEFAULT_FILE_MODE
+) -> None:
+    """Write a result DataFrame to Parquet with its kind's explicit schema, atomically
+    (mode 0600 unless ``file_mode`` says otherwise: the table holds personal data)."""
     meta_attrs = df.attrs.get("ocr_frames", {}) if isinstance(df.attrs, dict) else {}
     kind = kind or meta_attrs.get("kind")
     if kind is None:
@@ -337,5 +354,5 @@ def write_parquet(df: pd.DataFrame, path: Any, *, kind: str | None = None) -> No
         columns.append(column)
     table = pa.Table.from_arrays(columns, names=table.column_names)
     meta = file_metadata(kind, meta_attrs.get("engine"))
-    with AtomicParquetWriter(path, table.schema, metadata=meta) as writer:
+    with AtomicParquetWriter(path, table.schema, metadata=meta, file_mode=file_mode) as writer:
         writer.write(table)

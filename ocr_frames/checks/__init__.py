@@ -64,6 +64,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .._files import DEFAULT_FILE_MODE
 from ..kinds import check_kind
 from . import _duplicates
 from ._apply import check_columns
@@ -161,10 +162,12 @@ def report_html(
     as_of: date | None = None,
     title: str | None = None,
     max_rows: int = 500,
+    file_mode: int = DEFAULT_FILE_MODE,
 ) -> str:
     """A self-contained HTML page: the counts per check and the failing rows, PII masked.
 
-    Returns the page; also writes it (UTF-8) to ``path`` if given.  At most ``max_rows``
+    Returns the page; also writes it (UTF-8, mode ``file_mode``: 0600 by default, the page
+    names people even masked) to ``path`` if given.  At most ``max_rows``
     failing rows are listed.  ``kind`` and ``as_of`` as for :func:`report`.  Masking:
     names keep their first character, ID and card numbers their first and last four
     characters, plates their last two, birth dates their year (:mod:`ocr_frames.mask`);
@@ -177,5 +180,5 @@ def report_html(
         checked, kind, as_of=str(day or _as_of(as_of)), title=title, max_rows=max_rows
     )
     if path is not None:
-        write_html(text, path)
+        write_html(text, path, file_mode=file_mode)
     return text

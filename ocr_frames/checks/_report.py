@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import pandas as pd
 
+from .._files import DEFAULT_FILE_MODE, write_private_text
 from .._version import __version__
 from ..kinds import check_kind, spec
 from ..mask import mask_frame
@@ -238,6 +239,6 @@ def render_html(
     return "".join(parts)
 
 
-def write_html(text: str, path: str | Path) -> None:
-    """Write the page as UTF-8."""
-    Path(path).write_text(text, encoding="utf-8")
+def write_html(text: str, path: str | Path, *, file_mode: int = DEFAULT_FILE_MODE) -> None:
+    """Write the page as UTF-8, mode 0600 unless ``file_mode`` says otherwise."""
+    write_private_text(path, text, file_mode)
