@@ -10,14 +10,24 @@ exceptions and everything above them stay httpx.
 
 What it does not do (requests needing it go to :class:`httpx.AsyncHTTPTransport`):
 proxies and HTTP/2.  It honours the request's connect/read/write timeouts.
+
+A kept-alive connection is reused only if nothing arrived on it since its last answer:
+a byte that comes while no request is outstanding (a stray or late response) closes it,
+and so do surplus bytes after an answer, an EOF, or data still waiting in the kernel when
+the connection is taken (a zero-timeout poll, as httpcore does) - otherwise every later
+answer on it would belong to the request before.  1xx informational responses are skipped.
+tests/test_transport_conformance.py runs this transport and httpx's own against the same
+misbehaving servers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import select
 import ssl
-from collections.abc import AsyncIterator
-from typing import Final
+import time
+from collections.abc import AsyncIterator, Iterable
+from typing import Final, SupportsIndex
 
 import h11
 import httpx
@@ -25,13 +35,70 @@ import httpx
 __all__ = ["H11Transport"]
 
 READ_CHUNK: Final = 65536
+#: An idle connection older than this is closed instead of reused (httpx's default): a
+#: server's keep-alive timeout then rarely races our next request.
+KEEPALIVE_EXPIRY: Final = 5.0
 _Origin = tuple[bytes, str, int]
 
 
+class _Reader(asyncio.StreamReader):
+    """A StreamReader that knows when no request is outstanding on its connection.
+
+    While the connection waits in the pool (``idle``), any byte that arrives is a protocol
+    error - a stray or late response that would otherwise be read as the answer to the next
+    request on this connection, shifting every later answer by one - so the connection is
+    closed on the spot and the bytes are dropped.
+    """
+
+    _buffer: bytearray  # StreamReader's own buffer (set by its __init__; not in the stubs)
+
+    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=limit, loop=loop)
+        self.idle = False
+        self.stray = False
+        self._conn_transport: asyncio.BaseTransport | None = None
+
+    def set_transport(self, transport: asyncio.BaseTransport) -> None:
+        super().set_transport(transport)
+        self._conn_transport = transport
+
+    def feed_data(self, data: Iterable[SupportsIndex]) -> None:
+        if self.idle and data:
+            self.stray = True
+            if self._conn_transport is not None:
+                self._conn_transport.close()
+            return
+        super().feed_data(data)
+
+    def buffered(self) -> bool:
+        return bool(self._buffer)
+
+
+_poll = getattr(select, "poll", None)
+
+
+def _socket_readable(fd: int) -> bool:
+    """Whether ``recv`` on ``fd`` would return at once (data or EOF) - a zero-timeout poll.
+
+    Bytes (or a FIN) can sit in the kernel while the event loop has not yet had its turn to
+    read them into the StreamReader.  A closed socket (fd -1) counts as readable.
+    """
+    if fd < 0:
+        return True
+    if _poll is None:  # pragma: no cover - Windows
+        return bool(select.select([fd], [], [], 0)[0])
+    poller = _poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
 class _Connection:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, reader: _Reader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
         self.h11 = h11.Connection(h11.CLIENT)
+        sock = writer.get_extra_info("socket")
+        self.fd: int = sock.fileno() if sock is not None else -1
+        self.idle_since = 0.0
 
     async def send(self, events: list[h11.Event], timeout: float | None) -> None:
         for event in events:
@@ -46,13 +113,62 @@ class _Connection:
             if event is not h11.NEED_DATA:
                 return event  # type: ignore[return-value]
             data = await asyncio.wait_for(self.reader.read(READ_CHUNK), timeout)
+            if not data and self.h11.their_state is h11.SEND_RESPONSE:
+                raise httpx.RemoteProtocolError("server disconnected without sending a response")
             self.h11.receive_data(data)
 
-    def reusable(self) -> bool:
-        return self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE
+    async def response_head(self, timeout: float | None) -> h11.Response:
+        """The final response's head: 1xx informational responses (``100 Continue``,
+        ``103 Early Hints``) before it are skipped, as httpcore does."""
+        while True:
+            event = await self.next_event(timeout)
+            if isinstance(event, h11.Response):
+                return event
+            if not isinstance(event, h11.InformationalResponse) or event.status_code == 101:
+                raise httpx.RemoteProtocolError(f"unexpected {_describe(event)} from server")
+
+    def poolable(self) -> bool:
+        """Both sides done, keep-alive agreed, and not one byte beyond the response."""
+        return (
+            self.h11.our_state is h11.DONE
+            and self.h11.their_state is h11.DONE
+            and not self.h11.trailing_data[0]
+            and not self.reader.buffered()
+        )
+
+    def park(self) -> None:
+        self.h11.start_next_cycle()
+        self.reader.idle = True
+        self.idle_since = time.monotonic()
+
+    def take(self, now: float) -> bool:
+        """Leave the pool: True if the connection may carry the next request.
+
+        Not if anything arrived meanwhile - bytes or EOF, whether the event loop already
+        read them (``stray``, the reader's buffer, its EOF) or they still wait in the kernel
+        (a zero-timeout poll of the socket, like httpcore's ``is_socket_readable``) - nor if
+        it idled longer than :data:`KEEPALIVE_EXPIRY`.
+        """
+        reader = self.reader
+        reader.idle = False
+        return not (
+            reader.stray
+            or reader.buffered()
+            or reader.at_eof()
+            or reader.exception() is not None
+            or self.writer.is_closing()
+            or now - self.idle_since > KEEPALIVE_EXPIRY
+            or _socket_readable(self.fd)
+        )
 
     def close(self) -> None:
         self.writer.close()
+
+
+def _describe(event: object) -> str:
+    if isinstance(event, h11.InformationalResponse):
+        return f"{event.status_code} response"
+    return type(event).__name__
 
 
 class _Body(httpx.AsyncByteStream):
@@ -76,18 +192,20 @@ class _Body(httpx.AsyncByteStream):
                     self._done = True
                     return
                 else:
-                    raise httpx.RemoteProtocolError(f"unexpected {type(event).__name__}")
+                    raise httpx.RemoteProtocolError(f"unexpected {_describe(event)}")
         except asyncio.TimeoutError:
             raise httpx.ReadTimeout("timed out reading the response body") from None
-        except (OSError, h11.RemoteProtocolError) as exc:
-            raise httpx.ReadError(str(exc)) from None
+        except h11.RemoteProtocolError as exc:  # e.g. closed before the whole body came
+            raise httpx.RemoteProtocolError(str(exc)) from None
+        except OSError as exc:
+            raise httpx.ReadError(str(exc) or type(exc).__name__) from None
 
     async def aclose(self) -> None:
         conn, self._conn = self._conn, None
         if conn is None:
             return
-        if self._done and conn.reusable():
-            conn.h11.start_next_cycle()
+        if self._done and conn.poolable():
+            conn.park()
             self._transport._idle.setdefault(self._origin, []).append(conn)
         else:
             conn.close()
@@ -112,15 +230,18 @@ class H11Transport(httpx.AsyncBaseTransport):
     async def _connect(self, origin: _Origin, timeout: float | None) -> _Connection:
         scheme, host, port = origin
         tls = self._ssl_context() if scheme == b"https" else None
+        loop = asyncio.get_running_loop()
+        reader = _Reader(READ_CHUNK * 4, loop)  # asyncio.open_connection, with our reader
+        protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(host, port, ssl=tls, limit=READ_CHUNK * 4), timeout
+            transport, _ = await asyncio.wait_for(
+                loop.create_connection(lambda: protocol, host, port, ssl=tls), timeout
             )
         except asyncio.TimeoutError:
             raise httpx.ConnectTimeout(f"connecting to {host}:{port} timed out") from None
         except OSError as exc:
             raise httpx.ConnectError(str(exc)) from None
-        return _Connection(reader, writer)
+        return _Connection(reader, asyncio.StreamWriter(transport, protocol, reader, loop))
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
@@ -132,19 +253,22 @@ class H11Transport(httpx.AsyncBaseTransport):
         return await self._exchange(origin, conn, events, timeouts)
 
     def _take_idle(self, origin: _Origin) -> _Connection | None:
-        """A kept-alive connection the server has not closed meanwhile, if any.
+        """A kept-alive connection on which nothing arrived meanwhile, if any.
 
         A request is never re-sent on another connection once written: an OCR call that
         reached the platform is billed, so a retry is the caller's decision (CallPool
-        counts it).  Closed idle connections are weeded out before use instead.
+        counts it).  Idle connections that the server closed, that received stray bytes or
+        that expired are weeded out before use instead (see :meth:`_Connection.take`).
         """
         idle = self._idle.get(origin)
+        if not idle:
+            return None
+        now = time.monotonic()
         while idle:
             conn = idle.pop()
-            if conn.reader.at_eof() or conn.writer.is_closing():
-                conn.close()
-                continue
-            return conn
+            if conn.take(now):
+                return conn
+            conn.close()
         return None
 
     @staticmethod
@@ -176,22 +300,27 @@ class H11Transport(httpx.AsyncBaseTransport):
         timeouts: dict[str, float],
     ) -> httpx.Response:
         try:
-            await conn.send(events, timeouts.get("write"))
-            event = await conn.next_event(timeouts.get("read"))
+            try:
+                await conn.send(events, timeouts.get("write"))
+            except asyncio.TimeoutError:
+                raise httpx.WriteTimeout("timed out sending the request") from None
+            except OSError:
+                pass  # the server may have answered early and closed (as httpcore: read on)
+            head = await conn.response_head(timeouts.get("read"))
         except BaseException as exc:
             conn.close()
             error = _translate(exc)
             if error is exc:
                 raise
             raise error from None
-        if not isinstance(event, h11.Response):
-            conn.close()
-            raise httpx.RemoteProtocolError(f"unexpected {type(event).__name__} from server")
         return httpx.Response(
-            status_code=event.status_code,
-            headers=[(bytes(k), bytes(v)) for k, v in event.headers],
+            status_code=head.status_code,
+            headers=[(bytes(k), bytes(v)) for k, v in head.headers],
             stream=_Body(self, origin, conn, timeouts.get("read")),
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": bytes(event.reason)},
+            extensions={
+                "http_version": b"HTTP/" + bytes(head.http_version),
+                "reason_phrase": bytes(head.reason),
+            },
         )
 
     async def aclose(self) -> None:
@@ -206,6 +335,8 @@ def _translate(exc: BaseException) -> BaseException:
         return httpx.ReadTimeout("timed out waiting for the response")
     if isinstance(exc, h11.RemoteProtocolError):
         return httpx.RemoteProtocolError(str(exc))
+    if isinstance(exc, h11.LocalProtocolError):
+        return httpx.LocalProtocolError(str(exc))
     if isinstance(exc, (ConnectionError, OSError)):
         return httpx.ReadError(str(exc) or type(exc).__name__)
     return exc

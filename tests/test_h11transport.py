@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 import pytest
 
+from ocr_frames import _h11transport as h11transport
 from ocr_frames._h11transport import H11Transport
 from ocr_frames.testing import WeChatEmulator
 
@@ -128,5 +129,133 @@ def test_body_left_unread_closes_the_connection() -> None:
                 async for _ in response.aiter_raw():
                     break  # stop reading (like a response-size cap)
             assert sum(len(v) for v in transport._idle.values()) == 0
+
+    asyncio.run(main())
+
+
+def _answer(path: bytes) -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(path), path)
+
+
+STRAY = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstray"
+
+
+@pytest.mark.parametrize("when", ["with_the_answer", "after_the_answer"])
+def test_a_stray_response_never_shifts_the_answers(when: str) -> None:
+    """A server (or middlebox) sends one response too many on a keep-alive connection, e.g.
+    a late answer to a retry.  Each later request must still get its own answer: the
+    connection holding the extra bytes is not reused (issue 12, defect 1)."""
+    connections = 0
+    answered, stray_sent = asyncio.Event(), asyncio.Event()
+
+    async def echo_path(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        first = connections == 1
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            path = head.split(b" ", 2)[1]
+            if first and when == "with_the_answer":
+                writer.write(_answer(path) + STRAY)  # in one segment: the client's h11 has it
+            else:
+                writer.write(_answer(path))
+            await writer.drain()
+            if first and when == "after_the_answer":
+                await answered.wait()
+                writer.write(STRAY)  # in the client's socket, not yet read by its loop
+                await writer.drain()
+                stray_sent.set()
+            first = False
+
+    async def main() -> None:
+        server, base = await _serve(echo_path)
+        async with server, httpx.AsyncClient(transport=H11Transport(), base_url=base) as client:
+            bodies = []
+            for i in range(6):
+                bodies.append((await client.get(f"/{i}")).text)
+                if i == 0 and when == "after_the_answer":
+                    answered.set()
+                    await stray_sent.wait()
+        assert bodies == [f"/{i}" for i in range(6)]
+        assert connections == 2
+
+    asyncio.run(main())
+
+
+def test_a_byte_on_an_idle_connection_closes_it_at_once() -> None:
+    """Bytes that arrive while no request is outstanding are a protocol error: that
+    connection is closed when they arrive, not kept (and not read as the next answer)."""
+    answered, closed = asyncio.Event(), asyncio.Event()
+
+    async def stray_then_watch(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        writer.write(_answer(head.split(b" ", 2)[1]))
+        await writer.drain()
+        await answered.wait()
+        writer.write(STRAY)
+        await writer.drain()
+        if await reader.read() == b"":  # the client hung up
+            closed.set()
+
+    async def main() -> None:
+        server, base = await _serve(stray_then_watch)
+        transport = H11Transport()
+        async with server, httpx.AsyncClient(transport=transport, base_url=base) as client:
+            assert (await client.get("/a")).text == "/a"
+            answered.set()
+            await asyncio.wait_for(closed.wait(), 5)
+            assert (await client.get("/b")).text == "/b"
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("status", [100, 102, 103])
+def test_informational_responses_are_skipped(status: int) -> None:
+    """1xx answers before the final one (103 Early Hints, 100 Continue) are skipped, as
+    httpcore does; the connection stays usable."""
+    connections = 0
+
+    async def hints(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 %d Info\r\nLink: </a.css>; rel=preload\r\n\r\n" % status)
+            writer.write(_answer(head.split(b" ", 2)[1]))
+            await writer.drain()
+
+    async def main() -> None:
+        server, base = await _serve(hints)
+        async with server, httpx.AsyncClient(transport=H11Transport(), base_url=base) as client:
+            for path in ("/a", "/b"):
+                response = await client.post(path, content=b"x")
+                assert (response.status_code, response.text) == (200, path)
+        assert connections == 1
+
+    asyncio.run(main())
+
+
+def test_an_expired_idle_connection_is_not_reused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Like httpx, a connection idle for longer than the keep-alive expiry is closed rather
+    than raced against the server's own keep-alive timeout."""
+    connections = 0
+
+    async def echo_path(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            writer.write(_answer(head.split(b" ", 2)[1]))
+            await writer.drain()
+
+    async def main() -> None:
+        server, base = await _serve(echo_path)
+        async with server, httpx.AsyncClient(transport=H11Transport(), base_url=base) as client:
+            assert (await client.get("/a")).text == "/a"
+            assert (await client.get("/b")).text == "/b"
+            assert connections == 1
+            monkeypatch.setattr(h11transport, "KEEPALIVE_EXPIRY", 0.0)
+            assert (await client.get("/c")).text == "/c"
+        assert connections == 2
 
     asyncio.run(main())
