@@ -12,14 +12,24 @@ concurrency C in (1, 16, 64):
   transport) = what the library adds.
 
 A cProfile of the C=16 run gives the own-time share per package and the top functions.
+
+``python -m bench.overhead --transports [--before old_h11transport.py]`` compares only the
+transports (raw httpx calls, C=16 by default, the contenders taking turns): httpx's own,
+the tree's ``H11Transport`` and any earlier copy of ``_h11transport.py`` given.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import cProfile
+import importlib.util
 import pstats
+import statistics
+import sys
 from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -55,20 +65,32 @@ def ours(emu: common.EmulatorProcess, images: list[bytes], concurrency: int) -> 
 
 
 def engine_transport() -> Any:
-    """The transport ``WeChatEngine`` gives its client by default."""
+    """The transport ``WeChatEngine`` gives its client for direct (unproxied) calls."""
     from ocr_frames import engine
 
+    options = getattr(engine, "_http_options", None)
+    if options is not None:
+        return options(None, None)["transport"]
     make = getattr(engine, "_default_transport", None)
     if make is not None:
         return make()
-    from ocr_frames._transport import ShardedTransport
+    from ocr_frames._h11transport import H11Transport
 
-    return ShardedTransport()
+    return H11Transport()
 
 
-async def _raw(base_url: str, images: list[bytes], concurrency: int, lean: bool) -> None:
+async def _raw(
+    base_url: str,
+    images: list[bytes],
+    concurrency: int,
+    lean: bool,
+    make_transport: Callable[[], Any] | None = None,
+) -> None:
     appid, secret = common.credentials()
-    transport = engine_transport() if lean else None
+    if make_transport is not None:
+        transport = make_transport()
+    else:
+        transport = engine_transport() if lean else None
     async with httpx.AsyncClient(transport=transport, trust_env=False) as client:
         body = {"grant_type": "client_credential", "appid": appid, "secret": secret}
         token = (await client.post(f"{base_url}/cgi-bin/stable_token", json=body)).json()
@@ -87,10 +109,14 @@ async def _raw(base_url: str, images: list[bytes], concurrency: int, lean: bool)
 
 
 def raw(
-    emu: common.EmulatorProcess, images: list[bytes], concurrency: int, lean: bool
+    emu: common.EmulatorProcess,
+    images: list[bytes],
+    concurrency: int,
+    lean: bool,
+    make_transport: Callable[[], Any] | None = None,
 ) -> dict[str, Any]:
     with common.timed() as t:
-        asyncio.run(_raw(emu.base_url, images, concurrency, lean))
+        asyncio.run(_raw(emu.base_url, images, concurrency, lean, make_transport))
     n = len(images)
     return {"wall_s": t.wall, "rate": n / t.wall, "cpu_us_per_call": t.cpu / n * 1e6}
 
@@ -161,3 +187,84 @@ def run(quick: bool = False) -> dict[str, Any]:
         "profile": prof,
         "targets": [],
     }
+
+
+# --- transport A/B: ``python -m bench.overhead --transports`` --------------------------
+
+
+def _load_transport(path: Path) -> Callable[[], Any]:
+    """``H11Transport`` from a copy of ``_h11transport.py`` elsewhere (e.g. the version
+    before a change), so that both versions are measured in one run."""
+    spec = importlib.util.spec_from_file_location(f"h11_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.H11Transport  # type: ignore[no-any-return]
+
+
+def transport_ab(
+    calls: int, concurrency: int, rounds: int, others: dict[str, Callable[[], Any]]
+) -> dict[str, list[float]]:
+    """Client CPU µs per raw httpx call (no library around it) for httpx's own transport,
+    the tree's ``H11Transport`` and ``others``; the transports take turns, ``rounds`` times,
+    against one emulator process (latency 0), each on fresh images."""
+    from ocr_frames._h11transport import H11Transport
+
+    contenders: dict[str, Callable[[], Any]] = {
+        "httpx.AsyncHTTPTransport": httpx.AsyncHTTPTransport,
+        "H11Transport (tree)": H11Transport,
+        **others,
+    }
+    out: dict[str, list[float]] = {name: [] for name in contenders}
+    seed = 1000
+    with common.emulator(0.0) as emu:
+        for i in range(rounds):
+            for name, make in contenders.items():
+                seed += 1
+                images = common.small_images(calls, seed=seed)
+                row = raw(emu, images, concurrency, True, make)
+                out[name].append(row["cpu_us_per_call"])
+                common.log(f"round {i + 1}/{rounds} {name}: {row['cpu_us_per_call']:.0f} µs/call")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.overhead",
+        description="Client CPU per raw httpx call, transport against transport "
+        "(prints a table; writes no results and does not touch BENCHMARKS.md).",
+    )
+    parser.add_argument("--transports", action="store_true", required=True)
+    parser.add_argument(
+        "--before",
+        type=Path,
+        action="append",
+        default=[],
+        help="a copy of _h11transport.py to measure too (repeatable)",
+    )
+    parser.add_argument("--calls", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args(argv)
+    common.loopback_only()
+    others = {f"H11Transport ({p.name})": _load_transport(p) for p in args.before}
+    result = transport_ab(args.calls, args.concurrency, args.rounds, others)
+    reference = statistics.median(result["httpx.AsyncHTTPTransport"])
+    print(
+        f"\n{args.calls} calls x {args.rounds} rounds, C={args.concurrency}, latency 0; "
+        "client CPU µs per call"
+    )
+    print("| transport | median | min | max | median vs httpx transport |")
+    print("|---|---|---|---|---|")
+    for name, values in result.items():
+        median = statistics.median(values)
+        print(
+            f"| {name} | {median:.0f} | {min(values):.0f} | {max(values):.0f} "
+            f"| {median / reference:.2f}x |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -9,6 +9,7 @@ writer thread takes everything queued since its last commit, writes it with one
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -84,7 +85,8 @@ class CacheWriter:
                 except Exception as exc:  # a stale claim only delays other processes
                     log.warning("releasing claims failed (%s)", type(exc).__name__)
             for _, _, fut, loop in batch:
-                if not loop.is_closed():
+                # a cancelled run may have closed its loop meanwhile: keep committing
+                with contextlib.suppress(RuntimeError):
                     loop.call_soon_threadsafe(_wake, fut)
 
     async def aclose(self) -> None:

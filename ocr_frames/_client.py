@@ -239,6 +239,10 @@ def _check_base_url(base_url: str) -> str:
     return base_url.rstrip("/")
 
 
-def check_http_options(http_client: object, transport: object, limits: object) -> None:
-    if http_client is not None and (transport is not None or limits is not None):
-        raise ConfigurationError("pass transport/limits or http_client, not both")
+def check_http_options(
+    http_client: object, transport: object, limits: object, mounts: object = None
+) -> None:
+    if http_client is not None and (
+        transport is not None or limits is not None or mounts is not None
+    ):
+        raise ConfigurationError("pass transport/limits/mounts or http_client, not both")

@@ -61,6 +61,7 @@ E_TRANSPORT: Final = 900009
 E_BAD_RESPONSE: Final = 900010
 E_NOT_DONE: Final = 900011
 E_ENGINE: Final = 900012
+E_URL_REFUSED: Final = 900013
 
 LOCAL_CODES: Final[dict[int, str]] = {
     E_NULL: "no image: the input value is null",
@@ -76,6 +77,8 @@ LOCAL_CODES: Final[dict[int, str]] = {
     E_BAD_RESPONSE: "engine returned an invalid response (not JSON, wrong types, too large)",
     E_NOT_DONE: "not attempted: the run stopped early (quota exhausted or cancelled)",
     E_ENGINE: "the local engine failed on this image",
+    E_URL_REFUSED: "URL refused by the download policy: a link-local or cloud-metadata "
+    "address (loopback/private too with url_private=False); see url_allow_hosts",
 }
 
 PLATFORM_CODES: Final[dict[int, str]] = {

@@ -9,7 +9,8 @@ uses (h11), behind httpx's public transport interface: the client, its timeouts,
 exceptions and everything above them stay httpx.
 
 What it does not do (requests needing it go to :class:`httpx.AsyncHTTPTransport`):
-proxies and HTTP/2.  It honours the request's connect/read/write timeouts.
+proxies and HTTP/2.  It honours the request's connect/read/write timeouts; a cancel of
+the caller always wins over them (no ``asyncio.wait_for``, see :func:`_within`).
 
 A kept-alive connection is reused only if nothing arrived on it since its last answer:
 a byte that comes while no request is outstanding (a stray or late response) closes it,
@@ -18,6 +19,23 @@ the connection is taken (a zero-timeout poll, as httpcore does) - otherwise ever
 answer on it would belong to the request before.  1xx informational responses are skipped.
 tests/test_transport_conformance.py runs this transport and httpx's own against the same
 misbehaving servers.
+
+The limit of this (HTTP/1.1's, httpx's transport has it too): a response carries nothing
+that names its request, so a stray response that arrives *while a request is outstanding*
+on the connection - sent after that request was written, e.g. a late duplicate answer that
+the server emits just after the answer before - is indistinguishable from the answer and
+is taken as it.  That request gets the stray, and every later request on the connection
+the answer of the one before it, until the connection is closed (by an error, by an answer
+arriving while it is idle or together with another, by its expiry, or at the end of the
+run).  Reusing the least recently used idle connection instead of the freshest does not
+bound this (measured: the same wrong answers, since under load a released connection is
+taken again at once either way), and under a steady trickle of calls it would keep every
+connection of an earlier burst alive.
+
+Idle connections: the freshest is reused first; one the server closes or resets while
+idle is closed at once; expired ones (:data:`KEEPALIVE_EXPIRY`) are closed at the next
+take or release wherever they are in the pool, and at most ``max_keepalive`` are kept.
+:meth:`H11Transport.aclose` closes the connections of responses still open too.
 """
 
 from __future__ import annotations
@@ -25,9 +43,11 @@ from __future__ import annotations
 import asyncio
 import select
 import ssl
-import time
-from collections.abc import AsyncIterator, Iterable
-from typing import Final, SupportsIndex
+import sys
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from time import monotonic as _clock
+from typing import Any, Final, SupportsIndex, TypeVar
 
 import h11
 import httpx
@@ -38,7 +58,69 @@ READ_CHUNK: Final = 65536
 #: An idle connection older than this is closed instead of reused (httpx's default): a
 #: server's keep-alive timeout then rarely races our next request.
 KEEPALIVE_EXPIRY: Final = 5.0
+#: At most this many idle connections are kept per origin (the oldest are closed first).
+#: Not below the concurrency OCR runs use (16 by default, 64 in the benchmarks): a run
+#: whose calls all pause at once, e.g. between chunks, must not reconnect (TCP and TLS
+#: handshakes are what keep-alive saves); only an unusually wide burst is trimmed.
+MAX_KEEPALIVE: Final = 64
 _Origin = tuple[bytes, str, int]
+_T = TypeVar("_T")
+
+
+class _Expired(Exception):
+    """A connect, write or read timeout ran out (mapped to the httpx exception of the phase)."""
+
+
+if sys.version_info >= (3, 11):
+
+    async def _within(aw: Awaitable[_T], timeout: float) -> _T:
+        """``await aw``, at most ``timeout`` seconds.
+
+        Not ``asyncio.wait_for``: before 3.12 it returns the result of an operation that
+        completes in the loop turn in which the caller is cancelled, and the cancel is lost
+        (CPython gh-86296) - a cancelled run would go on making billed calls.
+        ``asyncio.timeout`` counts cancel requests (``uncancel``): an outside cancel always
+        wins over the timeout, and is delivered at the next ``await`` if the operation
+        completed first.
+        """
+        scope = asyncio.timeout(timeout)
+        try:
+            async with scope:
+                return await aw
+        except TimeoutError:
+            if scope.expired():
+                raise _Expired() from None
+            raise  # an OS-level ETIMEDOUT
+
+else:  # pragma: no cover - Python 3.10
+
+    async def _within(aw: Awaitable[_T], timeout: float) -> _T:
+        """``await aw``, at most ``timeout`` seconds (see the 3.11 version).
+
+        The operation runs in a task of its own and the caller waits on it with
+        ``asyncio.wait``, whose timeout does not cancel the caller: a cancel of the caller
+        is always its own and is re-raised, never converted into a timeout nor dropped.
+        """
+        inner = asyncio.ensure_future(aw)
+        try:
+            done, _ = await asyncio.wait((inner,), timeout=timeout)
+        except BaseException:
+            inner.cancel()
+            inner.add_done_callback(_close_result)
+            raise
+        if not done:
+            inner.cancel()
+            inner.add_done_callback(_close_result)
+            raise _Expired()
+        return inner.result()
+
+    def _close_result(task: asyncio.Future[Any]) -> None:
+        """A connection that was made after all, for a caller that is gone: closed."""
+        if task.cancelled() or task.exception() is not None:
+            return
+        result = task.result()
+        if isinstance(result, tuple) and isinstance(result[0], asyncio.BaseTransport):
+            result[0].close()
 
 
 class _Reader(asyncio.StreamReader):
@@ -47,7 +129,9 @@ class _Reader(asyncio.StreamReader):
     While the connection waits in the pool (``idle``), any byte that arrives is a protocol
     error - a stray or late response that would otherwise be read as the answer to the next
     request on this connection, shifting every later answer by one - so the connection is
-    closed on the spot and the bytes are dropped.
+    closed on the spot and the bytes are dropped.  So is one the server closes or resets
+    meanwhile (no socket left in CLOSE_WAIT); either way it leaves the pool
+    (``on_idle_loss``).
     """
 
     _buffer: bytearray  # StreamReader's own buffer (set by its __init__; not in the stubs)
@@ -55,7 +139,8 @@ class _Reader(asyncio.StreamReader):
     def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(limit=limit, loop=loop)
         self.idle = False
-        self.stray = False
+        self.lost = False  # something arrived while idle: never reuse
+        self.on_idle_loss: Callable[[], None] | None = None
         self._conn_transport: asyncio.BaseTransport | None = None
 
     def set_transport(self, transport: asyncio.BaseTransport) -> None:
@@ -64,11 +149,26 @@ class _Reader(asyncio.StreamReader):
 
     def feed_data(self, data: Iterable[SupportsIndex]) -> None:
         if self.idle and data:
-            self.stray = True
-            if self._conn_transport is not None:
-                self._conn_transport.close()
+            self._lost_while_idle()
             return
         super().feed_data(data)
+
+    def feed_eof(self) -> None:
+        super().feed_eof()
+        if self.idle:
+            self._lost_while_idle()
+
+    def set_exception(self, exc: Exception) -> None:
+        super().set_exception(exc)
+        if self.idle:
+            self._lost_while_idle()
+
+    def _lost_while_idle(self) -> None:
+        self.lost = True
+        if self._conn_transport is not None:
+            self._conn_transport.close()
+        if self.on_idle_loss is not None:
+            self.on_idle_loss()
 
     def buffered(self) -> bool:
         return bool(self._buffer)
@@ -99,20 +199,29 @@ class _Connection:
         sock = writer.get_extra_info("socket")
         self.fd: int = sock.fileno() if sock is not None else -1
         self.idle_since = 0.0
+        self.pool: deque[_Connection] | None = None  # the idle pool it waits in
+        reader.on_idle_loss = self._leave_pool
 
     async def send(self, events: list[h11.Event], timeout: float | None) -> None:
         for event in events:
             data = self.h11.send(event)
             if data:
                 self.writer.write(data)
-        await asyncio.wait_for(self.writer.drain(), timeout)
+        if timeout is None or not self.writer.transport.get_write_buffer_size():
+            await self.writer.drain()  # nothing to wait for: no timer
+        else:
+            await _within(self.writer.drain(), timeout)
 
     async def next_event(self, timeout: float | None) -> h11.Event:
+        reader = self.reader
         while True:
             event = self.h11.next_event()
             if event is not h11.NEED_DATA:
                 return event  # type: ignore[return-value]
-            data = await asyncio.wait_for(self.reader.read(READ_CHUNK), timeout)
+            if timeout is None or reader.buffered():
+                data = await reader.read(READ_CHUNK)
+            else:
+                data = await _within(reader.read(READ_CHUNK), timeout)
             if not data and self.h11.their_state is h11.SEND_RESPONSE:
                 raise httpx.RemoteProtocolError("server disconnected without sending a response")
             self.h11.receive_data(data)
@@ -134,25 +243,35 @@ class _Connection:
             and self.h11.their_state is h11.DONE
             and not self.h11.trailing_data[0]
             and not self.reader.buffered()
+            and not self.writer.is_closing()
         )
 
-    def park(self) -> None:
+    def park(self, now: float, pool: deque[_Connection]) -> None:
         self.h11.start_next_cycle()
+        self.idle_since = now
+        self.pool = pool
+        pool.append(self)
         self.reader.idle = True
-        self.idle_since = time.monotonic()
+
+    def _leave_pool(self) -> None:
+        """The connection was lost while idle (see :class:`_Reader`)."""
+        pool, self.pool = self.pool, None
+        if pool is not None:
+            pool.remove(self)
 
     def take(self, now: float) -> bool:
         """Leave the pool: True if the connection may carry the next request.
 
         Not if anything arrived meanwhile - bytes or EOF, whether the event loop already
-        read them (``stray``, the reader's buffer, its EOF) or they still wait in the kernel
+        read them (``lost``, the reader's buffer, its EOF) or they still wait in the kernel
         (a zero-timeout poll of the socket, like httpcore's ``is_socket_readable``) - nor if
         it idled longer than :data:`KEEPALIVE_EXPIRY`.
         """
         reader = self.reader
         reader.idle = False
+        self.pool = None
         return not (
-            reader.stray
+            reader.lost
             or reader.buffered()
             or reader.at_eof()
             or reader.exception() is not None
@@ -162,6 +281,8 @@ class _Connection:
         )
 
     def close(self) -> None:
+        self.reader.idle = False
+        self.pool = None
         self.writer.close()
 
 
@@ -193,7 +314,7 @@ class _Body(httpx.AsyncByteStream):
                     return
                 else:
                     raise httpx.RemoteProtocolError(f"unexpected {_describe(event)}")
-        except asyncio.TimeoutError:
+        except (_Expired, TimeoutError):
             raise httpx.ReadTimeout("timed out reading the response body") from None
         except h11.RemoteProtocolError as exc:  # e.g. closed before the whole body came
             raise httpx.RemoteProtocolError(str(exc)) from None
@@ -205,17 +326,23 @@ class _Body(httpx.AsyncByteStream):
         if conn is None:
             return
         if self._done and conn.poolable():
-            conn.park()
-            self._transport._idle.setdefault(self._origin, []).append(conn)
+            self._transport._park(self._origin, conn)
         else:
-            conn.close()
+            self._transport._discard(conn)
 
 
 class H11Transport(httpx.AsyncBaseTransport):
     """HTTP/1.1 with keep-alive over asyncio streams; see the module docstring."""
 
-    def __init__(self, *, verify: ssl.SSLContext | bool = True) -> None:
-        self._idle: dict[_Origin, list[_Connection]] = {}
+    def __init__(
+        self, *, verify: ssl.SSLContext | bool = True, max_keepalive: int = MAX_KEEPALIVE
+    ) -> None:
+        if max_keepalive < 0:
+            raise ValueError(f"max_keepalive must be >= 0, got {max_keepalive}")
+        #: idle connections per origin, oldest first (reused from the end: the freshest)
+        self._idle: dict[_Origin, deque[_Connection]] = {}
+        self._active: set[_Connection] = set()  # checked out: closed by aclose() too
+        self._max_keepalive = max_keepalive
         if isinstance(verify, ssl.SSLContext):
             self._ssl: ssl.SSLContext | None = verify
         else:
@@ -233,15 +360,16 @@ class H11Transport(httpx.AsyncBaseTransport):
         loop = asyncio.get_running_loop()
         reader = _Reader(READ_CHUNK * 4, loop)  # asyncio.open_connection, with our reader
         protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+        connect = loop.create_connection(lambda: protocol, host, port, ssl=tls)
         try:
-            transport, _ = await asyncio.wait_for(
-                loop.create_connection(lambda: protocol, host, port, ssl=tls), timeout
-            )
-        except asyncio.TimeoutError:
+            transport, _ = await (connect if timeout is None else _within(connect, timeout))
+        except (_Expired, TimeoutError):
             raise httpx.ConnectTimeout(f"connecting to {host}:{port} timed out") from None
         except OSError as exc:
             raise httpx.ConnectError(str(exc)) from None
-        return _Connection(reader, asyncio.StreamWriter(transport, protocol, reader, loop))
+        conn = _Connection(reader, asyncio.StreamWriter(transport, protocol, reader, loop))
+        self._active.add(conn)
+        return conn
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
@@ -258,18 +386,41 @@ class H11Transport(httpx.AsyncBaseTransport):
         A request is never re-sent on another connection once written: an OCR call that
         reached the platform is billed, so a retry is the caller's decision (CallPool
         counts it).  Idle connections that the server closed, that received stray bytes or
-        that expired are weeded out before use instead (see :meth:`_Connection.take`).
+        that expired are weeded out before use instead (see :meth:`_Connection.take`;
+        those the event loop already saw closed left the pool then, see :class:`_Reader`).
         """
         idle = self._idle.get(origin)
         if not idle:
             return None
-        now = time.monotonic()
+        now = _clock()
+        _expire(idle, now)
         while idle:
             conn = idle.pop()
             if conn.take(now):
+                self._active.add(conn)
                 return conn
             conn.close()
         return None
+
+    def _park(self, origin: _Origin, conn: _Connection) -> None:
+        """Back to the pool after a complete answer; the pool's oldest connection is closed
+        if the pool is full, and so are those that expired meanwhile."""
+        self._active.discard(conn)
+        idle = self._idle.get(origin)
+        if idle is None:
+            idle = self._idle[origin] = deque()
+        now = _clock()
+        _expire(idle, now)
+        if len(idle) >= self._max_keepalive:
+            if not idle:  # max_keepalive=0: no keep-alive
+                conn.close()
+                return
+            idle.popleft().close()
+        conn.park(now, idle)
+
+    def _discard(self, conn: _Connection) -> None:
+        self._active.discard(conn)
+        conn.close()
 
     @staticmethod
     async def _events(request: httpx.Request) -> list[h11.Event]:
@@ -302,13 +453,13 @@ class H11Transport(httpx.AsyncBaseTransport):
         try:
             try:
                 await conn.send(events, timeouts.get("write"))
-            except asyncio.TimeoutError:
+            except (_Expired, TimeoutError):
                 raise httpx.WriteTimeout("timed out sending the request") from None
             except OSError:
                 pass  # the server may have answered early and closed (as httpcore: read on)
             head = await conn.response_head(timeouts.get("read"))
         except BaseException as exc:
-            conn.close()
+            self._discard(conn)
             error = _translate(exc)
             if error is exc:
                 raise
@@ -324,14 +475,25 @@ class H11Transport(httpx.AsyncBaseTransport):
         )
 
     async def aclose(self) -> None:
+        """Close every connection: idle ones and those of responses still open."""
         for conns in self._idle.values():
             for conn in conns:
                 conn.close()
         self._idle.clear()
+        for conn in self._active:
+            conn.close()
+        self._active.clear()
+
+
+def _expire(idle: deque[_Connection], now: float) -> None:
+    """Close the connections that idled longer than :data:`KEEPALIVE_EXPIRY` (the oldest
+    first: the pool is in parking order), wherever they are in the pool."""
+    while idle and now - idle[0].idle_since > KEEPALIVE_EXPIRY:
+        idle.popleft().close()
 
 
 def _translate(exc: BaseException) -> BaseException:
-    if isinstance(exc, asyncio.TimeoutError):
+    if isinstance(exc, (_Expired, TimeoutError, asyncio.TimeoutError)):
         return httpx.ReadTimeout("timed out waiting for the response")
     if isinstance(exc, h11.RemoteProtocolError):
         return httpx.RemoteProtocolError(str(exc))

@@ -1,46 +1,56 @@
 """One run's machinery: chunks of rows through sources, cache, claims, pool and back.
 
-Rows move through the stages in chunks (``chunk_size`` rows): sources are read and hashed
-in threads, the cache is asked for the whole chunk at once, duplicates within the run are
-sent once, other processes' in-flight images are waited for (claims), misses go to the
+Rows move through the stages in chunks of at most ``chunk_size`` rows and ``chunk_bytes``
+bytes of image data (:mod:`ocr_frames._chunker`): sources are read and hashed in threads,
+the cache is asked for the whole chunk at once, duplicates within the run are sent once,
+other processes' in-flight images are waited for (claims), misses go to the
 :class:`~ocr_frames.engine.CallPool`, and each answer is committed to the cache before its
 call's slot is freed (group commit in a writer thread).  A few chunks are prepared ahead so
 the pool never drains at chunk borders; chunks are emitted in input order, so streaming to
-Parquet needs bounded memory.
+Parquet needs bounded memory.  A row's image bytes are let go once its call is done.
 
-A document input (PDF, multi-page TIFF) becomes one output row per page: a chunk of
-input values yields its answers together with each answer's position in the chunk (and
-the answer's ``page``), so callers repeat the input value and index per page.  Images
-re-encoded by ``shrink`` are keyed by the bytes sent; the ``original → sent`` table
-(:mod:`ocr_frames._derived`) lets a rerun find them in the cache without re-encoding,
-and only the rare miss (answer not cached) is loaded and encoded again.
+In-run duplicates: a call's task serves the rows of its image while it runs; once done,
+its answer is in the cache or, when the cache does not keep it (``cache_dir=False``, a
+failed call), in the run's temporary store on disk (:mod:`ocr_frames._runstore`), so a
+long run holds no more answers in memory than its chunks in flight.
+
+A document input (PDF, multi-page TIFF) becomes one output row per page, its pages
+rendered as their chunk is formed: a chunk yields its answers together with each
+answer's input position (and the answer's ``page``), so callers repeat the input value
+and index per page.  Images re-encoded by ``shrink`` are keyed by the bytes sent; the
+``original → sent`` table (:mod:`ocr_frames._derived`) lets a rerun find them in the
+cache without re-encoding, and only the rare miss (answer not cached) is loaded and
+encoded again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
 from typing import Any, Final, Literal
 
 import pandas as pd
 import pyarrow as pa
 
 from ._cachewriter import CacheWriter
+from ._chunker import Chunk, Chunker
 from ._claims import Claims
 from ._derived import DerivedStore
 from ._errors import CACHEABLE_CODES, E_BAD_RESPONSE
 from ._progress import Progress
+from ._runstore import RunStore
+from ._urlpolicy import DEFAULT_URL_POLICY, UrlPolicy, download_client
 from .cache import NullCache, ResultCache
 from .engine import CallPool, Engine, Limiter, RetryPolicy
 from .flatten import to_arrow
 from .kinds import check_kind
-from .sources import Source, load_sources
+from .sources import ByteBudget, Source, load_sources
 
 log = logging.getLogger("ocr_frames")
 
@@ -49,6 +59,8 @@ CacheLike = ResultCache | NullCache
 CacheDir = str | Any | None  # str | PathLike | None | Literal[False]
 
 DEFAULT_CHUNK_SIZE: Final = 256
+#: Image bytes a chunk holds at most (page renderings included; a bigger row goes alone).
+DEFAULT_CHUNK_BYTES: Final = 16 * 1024 * 1024
 
 
 @dataclass
@@ -110,6 +122,8 @@ class Options:
     download_timeout: float
     shrink: bool = True
     storage_options: Mapping[str, Any] | None = None
+    url_policy: UrlPolicy = DEFAULT_URL_POLICY
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES
 
 
 def column_values(images: Any) -> tuple[list[Any], pd.Index | None]:
@@ -141,25 +155,8 @@ def default_engine() -> Engine:
     return WeChatEngine.from_env()
 
 
-def _chunks(values: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    it = iter(values)
-    while chunk := list(islice(it, size)):
-        yield chunk
-
-
 def _error_answer(src: Source) -> Answer:
     return {"errcode": src.errcode, "errmsg": src.errmsg, "rid": None}
-
-
-def _expand(sources: Sequence[Source]) -> tuple[list[int], list[Source]]:
-    """One row per page: (position of each row's input value, each row's Source)."""
-    positions: list[int] = []
-    rows: list[Source] = []
-    for position, src in enumerate(sources):
-        parts = src.pages if src.ok and src.pages else (src,)
-        positions.extend([position] * len(parts))
-        rows.extend(parts)
-    return positions, rows
 
 
 @dataclass
@@ -167,9 +164,9 @@ class Prepared:
     """One chunk on its way: a slot per output row, and the input position of each row."""
 
     slots: list[Answer | asyncio.Task[Answer]]
-    positions: list[int]
+    positions: list[int]  # in the whole input
     pages: list[int | None]
-    size: int  # input values in the chunk
+    size: int  # input values whose last row is in the chunk
 
     def with_pages(self, answers: list[Answer]) -> list[Answer]:
         """The answers with each row's ``page`` (1-based; None for single images)."""
@@ -206,8 +203,9 @@ class _Run:
         self.claims = Claims(cache.directory) if isinstance(cache, ResultCache) else None
         self.writer = CacheWriter(cache, self.claims)
         self.inflight: dict[str, asyncio.Task[Answer]] = {}
-        self.completed: list[str] = []
-        self.keep_inflight = isinstance(cache, NullCache)
+        # calls done since the last chunk: (key, answer the cache does not keep, or None)
+        self.completed: list[tuple[str, Answer | None]] = []
+        self.store: RunStore | None = None  # created when the first such answer comes
         directory = cache.directory if isinstance(cache, ResultCache) else None
         self.derived = DerivedStore(directory) if opts.shrink and directory else None
 
@@ -242,7 +240,7 @@ class _Run:
             delay = min(delay * 2, 1.0)
             owned, found = await asyncio.to_thread(self._claim, [key])
             if key in found:
-                self.completed.append(key)
+                self.completed.append((key, None))
                 self.summary.cache_hits += 1
                 return {**found[key], "sha256": src.sha256, "cached": True}
             if key in owned:
@@ -252,16 +250,18 @@ class _Run:
 
         async def keep(raw: Answer) -> None:  # durable before the call's slot frees
             answer = _clean(raw)
-            cacheable = answer["errcode"] in CACHEABLE_CODES
-            if cacheable or self.claims is not None:
-                await self.writer.put(key, answer if cacheable else None)
-            if cacheable:  # later copies will find it in the cache; others reuse this task
-                self.completed.append(key)
+            cached = answer["errcode"] in CACHEABLE_CODES and isinstance(self.cache, ResultCache)
+            if cached or self.claims is not None:
+                await self.writer.put(key, answer if cached else None)
+            # later rows of these bytes: the cache has the answer, or the run store will
+            self.completed.append((key, None if cached else answer))
 
         answer = _clean(await self.pool.call(src.data, img_url=src.url, keep=keep))
         return {**answer, "sha256": src.sha256, "cached": False}
 
-    async def _load(self, values: list[Any], client: Any, *, derived: bool) -> list[Source]:
+    async def _load(
+        self, values: list[Any], client: Any, budget: ByteBudget | None, derived: bool
+    ) -> list[Source]:
         return await load_sources(
             values,
             url_mode=self.opts.url_mode,
@@ -271,50 +271,47 @@ class _Run:
             shrink=self.opts.shrink,
             derived=self.derived if derived else None,
             storage_options=self.opts.storage_options,
+            url_policy=self.opts.url_policy,
+            lazy_pages=True,
+            budget=budget,
         )
 
-    async def _reload_deferred(
-        self, values: list[Any], sources: list[Source], hits: dict[str, Answer], client: Any
-    ) -> list[Source] | None:
-        """Re-encode the inputs known only by digest whose answer is not at hand
-        (None when there are none)."""
-        redo = [
-            position
-            for position, src in enumerate(sources)
-            if any(
-                part.deferred
-                and (key := self.key(part)) is not None
-                and key not in hits
-                and key not in self.inflight
-                for part in (src.pages or (src,))
-            )
-        ]
-        if not redo:
-            return None
-        again = await self._load([values[p] for p in redo], client, derived=False)
-        sources = list(sources)
-        for position, src in zip(redo, again, strict=True):
-            sources[position] = src
-        return sources
+    async def _retire(self) -> None:
+        """Calls done since the last look: their rows' tasks leave the in-flight map; the
+        answers the cache does not keep go to the run's store (on disk, not in memory)."""
+        if not self.completed:
+            return
+        done, self.completed = self.completed, []
+        kept = {key: answer for key, answer in done if answer is not None}
+        if kept:
+            if self.store is None:
+                self.store = RunStore()
+            await asyncio.to_thread(self.store.put_many, kept)
+        for key, _ in done:
+            self.inflight.pop(key, None)
 
-    async def prepare(self, values: list[Any], client: Any) -> Prepared:
-        sources = await self._load(values, client, derived=True)
-        if not self.keep_inflight:  # answers completed so far are in the cache now
-            for done in self.completed:
-                self.inflight.pop(done, None)
-            self.completed.clear()
-        keys = [self.key(s) if s.ok else None for s in _expand(sources)[1]]
-        lookup = [k for k in keys if k is not None and k not in self.inflight]
-        hits = await asyncio.to_thread(self.cache.get_many, lookup) if lookup else {}
-        reloaded = await self._reload_deferred(values, sources, hits, client)
-        if reloaded is not None:
-            sources = reloaded
-            keys = [self.key(s) if s.ok else None for s in _expand(sources)[1]]
-            fresh = [k for k in keys if k is not None and k not in hits and k not in self.inflight]
-            hits.update(await asyncio.to_thread(self.cache.get_many, fresh) if fresh else {})
-            lookup = [k for k in keys if k is not None and k not in self.inflight]
-        positions, rows = _expand(sources)
-        misses = [k for k in dict.fromkeys(lookup) if k not in hits]
+    async def answers(self, keys: list[str]) -> tuple[dict[str, Answer], dict[str, Answer]]:
+        """(answers in the cache, answers of earlier rows of this run) for the ``keys``
+        not in flight."""
+        await self._retire()
+        ask = [k for k in dict.fromkeys(keys) if k not in self.inflight]
+        cached = ask and not isinstance(self.cache, NullCache)
+        hits = await asyncio.to_thread(self.cache.get_many, ask) if cached else {}
+        rest = [k for k in ask if k not in hits]
+        store = self.store
+        known = await asyncio.to_thread(store.get_many, rest) if rest and store else {}
+        return hits, known
+
+    async def prepare(self, chunk: Chunk) -> Prepared:
+        rows, chunk.rows = chunk.rows, []  # the tasks hold each row's bytes until sent
+        keys = [self.key(s) if s.ok else None for s in rows]
+        hits, known = dict(chunk.hits), dict(chunk.known)
+        fresh = [k for k in keys if k is not None and k not in hits and k not in known]
+        found, earlier = await self.answers(fresh)
+        hits.update(found)
+        known.update(earlier)
+        answered = hits.keys() | known.keys() | self.inflight.keys()
+        misses = [k for k in dict.fromkeys(fresh) if k not in answered]
         owned = set(misses)
         if self.claims is not None and misses:  # another process may be sending some
             owned, late = await asyncio.to_thread(self._claim, misses)
@@ -326,6 +323,9 @@ class _Run:
             elif key in hits:
                 self.summary.cache_hits += 1
                 slots.append({**hits[key], "sha256": src.sha256, "cached": True})
+            elif key in known:  # an earlier row of this run got it
+                self.summary.duplicates += 1
+                slots.append({**known[key], "sha256": src.sha256, "cached": True})
             elif key in self.inflight:
                 self.summary.duplicates += 1
                 slots.append(asyncio.ensure_future(self._duplicate(self.inflight[key])))
@@ -334,25 +334,40 @@ class _Run:
                 task = asyncio.ensure_future(send)
                 self.inflight[key] = task
                 slots.append(task)
-        return Prepared(slots, positions, [s.page for s in rows], len(values))
+        return Prepared(slots, chunk.positions, [s.page for s in rows], chunk.done)
 
     @staticmethod
     async def _duplicate(task: asyncio.Task[Answer]) -> Answer:
         # same bytes as an earlier row of this run: that row's call serves this one too
         return {**await asyncio.shield(task), "cached": True}
 
-    async def chunks(self, values: Iterable[Any]) -> AsyncIterator[tuple[list[Answer], Prepared]]:
+    async def chunks(
+        self, values: Sequence[Any]
+    ) -> AsyncGenerator[tuple[list[Answer], Prepared], None]:
         """Yield the answers chunk by chunk, in input order (with the chunk's row layout)."""
-        import httpx
-
         lookahead = max(2, -(-4 * self.opts.concurrency // self.opts.chunk_size))
         queue: asyncio.Queue[Prepared | BaseException | None] = asyncio.Queue(lookahead)
-        async with httpx.AsyncClient(follow_redirects=False) as client:
+        # an engine given an explicit proxy= lends it to the run's image downloads
+        proxy = getattr(self.engine, "proxy", None)
+        async with download_client(self.opts.url_policy, proxy=proxy) as client:
+
+            async def load(batch: list[Any], budget: ByteBudget | None, derived: bool) -> Any:
+                return await self._load(batch, client, budget, derived)
+
+            chunker = Chunker(
+                values,
+                load,
+                self.answers,
+                self.key,
+                rows=self.opts.chunk_size,
+                max_bytes=self.opts.chunk_bytes,
+            )
 
             async def produce() -> None:
                 try:
-                    for chunk in _chunks(values, self.opts.chunk_size):
-                        await queue.put(await self.prepare(chunk, client))
+                    async with contextlib.aclosing(chunker.chunks()) as chunks:
+                        async for chunk in chunks:
+                            await queue.put(await self.prepare(chunk))
                 except Exception as exc:  # hand it to the consumer, which would wait forever
                     await queue.put(exc)
                     return
@@ -363,7 +378,12 @@ class _Run:
                 while (prepared := await queue.get()) is not None:
                     if isinstance(prepared, BaseException):
                         raise prepared
-                    answers = [s if isinstance(s, dict) else await s for s in prepared.slots]
+                    # shield: a cancel of this run must reach us even if a call lost it
+                    # (asyncio.wait_for before 3.12 drops a cancel that meets a result)
+                    answers = [
+                        s if isinstance(s, dict) else await asyncio.shield(s)
+                        for s in prepared.slots
+                    ]
                     yield prepared.with_pages(answers), prepared
                 await producer
             finally:
@@ -371,15 +391,20 @@ class _Run:
                 pending = [t for t in self.inflight.values() if not t.done()]
                 for t in pending:
                     t.cancel()
-                await asyncio.gather(producer, *pending, return_exceptions=True)
+                # all of them: calls that failed after the one raised are retrieved too
+                await asyncio.gather(producer, *self.inflight.values(), return_exceptions=True)
                 await self.writer.aclose()
-                if self.claims is not None:  # claims of calls cancelled mid-flight
-                    await asyncio.to_thread(self.claims.release, list(self.inflight))
-                    self.claims.close()
+                if self.claims is not None:  # calls cancelled mid-flight, claiming threads
+                    try:
+                        await asyncio.to_thread(self.claims.release_all)
+                    finally:
+                        self.claims.close()  # later claims of still-running threads: refused
                 self.summary.billed_calls = self.pool.attempts
                 self.summary.retries = self.pool.retries
                 if self.derived is not None:
                     self.derived.close()
+                if self.store is not None:
+                    self.store.close()
 
     def tally(self, answers: Sequence[Answer]) -> None:
         from ._errors import E_NOT_DONE
@@ -403,7 +428,7 @@ async def stream_tables(
     cache_dir: CacheDir,
     opts: Options,
     summary: RunSummary,
-) -> AsyncIterator[tuple[pa.Table, list[Any], list[int]]]:
+) -> AsyncGenerator[tuple[pa.Table, list[Any], list[int]], None]:
     """Yield ``(table, input value of each row, input position of each row)`` per chunk,
     in order; fills ``summary`` as it goes.  Documents have a row per page, so a value
     (and its position) may repeat."""
@@ -411,15 +436,18 @@ async def stream_tables(
     run = _Run(engine, cache, opts, summary)
     started = time.perf_counter()
     bar = Progress(total=len(values), enabled=opts.progress, desc=f"ocr {opts.kind}")
-    offset = 0
     try:
-        async for answers, prepared in run.chunks(values):
-            run.tally(answers)
-            positions = [offset + p for p in prepared.positions]
-            offset += prepared.size
-            bar.update(prepared.size, summary, calls=run.pool.attempts)
-            yield to_arrow(opts.kind, answers), [values[p] for p in positions], positions
+        # aclosing: on an error or a cancel here the run's cleanup happens now, not when
+        # the loop shuts its async generators down
+        async with contextlib.aclosing(run.chunks(values)) as chunks:
+            async for answers, prepared in chunks:
+                run.tally(answers)
+                positions = prepared.positions
+                bar.update(prepared.size, summary, calls=run.pool.attempts)
+                yield to_arrow(opts.kind, answers), [values[p] for p in positions], positions
     finally:
+        if run.claims is not None:  # never started: the generator's cleanup did not run
+            run.claims.close()
         summary.elapsed = time.perf_counter() - started
         bar.close(summary)
         await engine.aclose()
@@ -442,6 +470,9 @@ def make_options(
     *,
     shrink: bool = True,
     storage_options: Mapping[str, Any] | None = None,
+    url_allow_hosts: Iterable[str] | None = None,
+    url_private: bool = True,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
 ) -> Options:
     if url_mode not in ("download", "passthrough"):
         from ._errors import ConfigurationError
@@ -451,6 +482,10 @@ def make_options(
         from ._errors import ConfigurationError
 
         raise ConfigurationError(f"chunk_size must be >= 1, got {chunk_size}")
+    if chunk_bytes < 1:
+        from ._errors import ConfigurationError
+
+        raise ConfigurationError(f"chunk_bytes must be >= 1, got {chunk_bytes}")
     return Options(
         kind=check_kind(kind),
         concurrency=concurrency,
@@ -463,4 +498,6 @@ def make_options(
         download_timeout=download_timeout,
         shrink=shrink,
         storage_options=storage_options,
+        url_policy=UrlPolicy(url_allow_hosts, private=url_private),
+        chunk_bytes=chunk_bytes,
     )

@@ -19,14 +19,26 @@ Decompression bombs are refused from the header, before any pixel is decoded: mo
 :data:`~ocr_frames.sources.MAX_IMAGE_PIXELS` pixels per image or page, more than
 :data:`MAX_PAGES` pages.  Every failure is a :class:`ConversionError` carrying a
 :data:`~ocr_frames._errors.LOCAL_CODES` code; nothing here raises anything else.
+
+A :class:`Document` renders its pages one at a time, when asked: a 100-page scan is ~100
+MB of page JPEGs, so a run renders each page when its chunk is formed and lets it go once
+sent, instead of holding every page of every document.  PDFium is not thread-safe, not
+even across documents: every PDFium call is made under one process-wide lock (only the
+rasterising; the JPEG encoding runs in parallel).  Closing a document hands the C heap's
+free memory back to the system (``malloc_trim``, glibc only): glibc keeps freed buffers of
+up to 32 MB in its heaps once a buffer that big was freed, and rendering frees page-sized
+ones all the time, so a batch of PDFs would otherwise hold far more than it uses.
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import io
 import math
-from collections.abc import Iterator
+import threading
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any, Final
 
 import PIL
@@ -42,6 +54,7 @@ __all__ = [
     "RECIPE",
     "ConversionError",
     "Converted",
+    "Document",
     "convert",
     "document_type",
     "params_id",
@@ -61,6 +74,7 @@ MAX_PAGES: Final = 100
 PDF_DPI: Final = 200
 _MAX_PIXELS: Final = 89_478_485  # = sources.MAX_IMAGE_PIXELS (no import cycle)
 _HEIF_BRANDS: Final = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1"})
+_PDFIUM_LOCK: Final = threading.Lock()  # PDFium must never be called from two threads at once
 
 
 class ConversionError(Exception):
@@ -117,22 +131,124 @@ def convert(data: bytes, max_bytes: int) -> Converted:
 
     Raises :class:`ConversionError` only.
     """
-    if document_type(data) == "pdf":
-        return Converted(tuple(_encode(page, max_bytes) for page in _pdf_pages(data)), True)
-    if document_type(data) == "heif":
+    kind = document_type(data)
+    if kind == "pdf" or (kind == "tiff" and is_multipage_tiff(data)):
+        with Document(data, max_bytes) as document:
+            pages = tuple(document.page(index) for index in range(document.count))
+        return Converted(pages, kind == "pdf" or len(pages) > 1)
+    if kind == "heif":
         _register_heif()
     img = _open(data)
     with img:
-        frames = int(getattr(img, "n_frames", 1)) if img.format == "TIFF" else 1
-        if frames > MAX_PAGES:
-            raise ConversionError(E_NOT_IMAGE, f"document has {frames} pages (limit {MAX_PAGES})")
-        pages = []
-        for number in range(frames):
-            if number:
-                img.seek(number)
-            _check_pixels(img.size)
-            pages.append(_encode(img, max_bytes))
-    return Converted(tuple(pages), frames > 1)
+        return Converted((_encode(img, max_bytes),), False)
+
+
+class Document:
+    """A PDF or multi-page TIFF whose pages are rendered one at a time, on demand.
+
+    Opening reads only what it takes to count the pages (more than :data:`MAX_PAGES`, or
+    none, is refused); :meth:`page` renders one page and encodes it exactly as
+    :func:`convert` does.  Safe to share between threads (pages of one document are
+    rendered one at a time).  Holds the bytes it was opened from, and one page's pixels,
+    until :meth:`close`.  Raises :class:`ConversionError` only.
+
+    A PDF page is rasterised into the same buffer every time, as RGBX, which Pillow uses
+    in place and encodes as is (same JPEG bytes as from RGB): no page-sized buffer is
+    allocated and freed per page, which would leave the C heap fragmented.
+    """
+
+    def __init__(self, data: bytes, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.size = len(data)
+        self._lock = threading.Lock()  # one page at a time (they share the pixel buffer)
+        self._pdf: Any = None
+        self._tiff: Image.Image | None = None
+        self._pixels: Any = None  # ctypes buffer the PDF pages are rasterised into
+        if document_type(data) == "pdf":
+            with _PDFIUM_LOCK:
+                self._pdf = _pdf_call("PDF cannot be opened", _open_pdf, data)
+                count = len(self._pdf)
+            what = "PDF"
+        else:
+            self._tiff = _open(data)
+            count = int(getattr(self._tiff, "n_frames", 1))
+            what = "document"
+        if count > MAX_PAGES or count == 0:
+            self.close()
+            limit = f"has {count} pages (limit {MAX_PAGES})" if count else "has no pages"
+            raise ConversionError(E_NOT_IMAGE, f"{what} {limit}")
+        self.count: int = count
+
+    def page(self, index: int) -> bytes:
+        """Page ``index`` (0-based) as a JPEG under ``max_bytes``."""
+        with self._lock:
+            if self._pdf is not None:
+                pdf = self._pdf
+                with _PDFIUM_LOCK:  # a rendering has no EXIF orientation to apply
+                    image = _pdf_call("PDF page cannot be rendered", self._render, pdf[index])
+                return _jpeg(image, self.max_bytes)  # (before the next page reuses the buffer)
+            if self._tiff is not None:
+                self._tiff.seek(index)
+                _check_pixels(self._tiff.size)
+                upright = _upright(self._tiff)
+            else:
+                raise ConversionError(E_NOT_IMAGE, "document already closed")
+        return _jpeg(upright, self.max_bytes)
+
+    def _render(self, page: Any) -> Image.Image:
+        """Rasterise a PDF page at :data:`PDF_DPI` (long side capped) into the document's
+        pixel buffer; closes the page.  (PDFium lock held.)"""
+        import pypdfium2 as pdfium
+
+        def bitmap(width: int, height: int, format: int, rev_byteorder: bool) -> Any:
+            if self._pixels is None or len(self._pixels) < width * height * 4:
+                self._pixels = None  # the old one first
+                self._pixels = (ctypes.c_ubyte * (width * height * 4))()
+            return pdfium.PdfBitmap.new_native(
+                width, height, format, rev_byteorder, buffer=self._pixels
+            )
+
+        try:
+            width, height = page.get_size()  # points (1/72 inch)
+            if width <= 0 or height <= 0:
+                raise ConversionError(E_NOT_IMAGE, "PDF page has no area")
+            scale = min(PDF_DPI / 72, MAX_LONG_SIDE / max(width, height))
+            _check_pixels((math.ceil(width * scale), math.ceil(height * scale)))
+            rendered = page.render(
+                scale=scale, rev_byteorder=True, prefer_bgrx=True, bitmap_maker=bitmap
+            )
+            try:
+                image: Image.Image = rendered.to_pil()  # RGBX over the buffer, no copy
+            finally:
+                rendered.close()
+        finally:
+            page.close()
+        return image
+
+    def close(self) -> None:
+        """Free the document (and the bytes it was opened from); idempotent."""
+        with self._lock:
+            pdf, self._pdf = self._pdf, None
+            tiff, self._tiff = self._tiff, None
+            self._pixels = None
+            if pdf is not None:
+                with _PDFIUM_LOCK:
+                    pdf.close()
+        if tiff is not None:
+            tiff.close()
+        if pdf is not None or tiff is not None:
+            trim_heap()
+
+    def __enter__(self) -> Document:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 def _open(data: bytes) -> Image.Image:
@@ -159,10 +275,19 @@ def _check_pixels(size: tuple[int, int]) -> None:
 
 def _encode(img: Image.Image, max_bytes: int) -> bytes:
     """One image → upright RGB JPEG under ``max_bytes`` (see the module docstring)."""
+    return _jpeg(_upright(img), max_bytes)
+
+
+def _upright(img: Image.Image) -> Image.Image:
+    """The image turned by its EXIF orientation, in a mode JPEG takes (decodes it)."""
     try:
-        upright = _rgb(ImageOps.exif_transpose(img))
+        return _rgb(ImageOps.exif_transpose(img))
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise ConversionError(E_NOT_IMAGE, f"image cannot be decoded ({_detail(exc)})") from None
+
+
+def _jpeg(upright: Image.Image, max_bytes: int) -> bytes:
+    """An RGB or L image → JPEG under ``max_bytes``, scaled down as little as needed."""
     side = min(max(upright.size), MAX_LONG_SIDE)
     while True:
         scaled = _fit(upright, side)
@@ -204,44 +329,47 @@ def _fit(img: Image.Image, side: int) -> Image.Image:
     return img.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
-def _pdf_pages(data: bytes) -> Iterator[Image.Image]:
-    """Render each page of a PDF at :data:`PDF_DPI` (long side capped)."""
+def _open_pdf(data: bytes) -> Any:
     try:
         import pypdfium2 as pdfium
     except ImportError:
         raise ConversionError(
             E_NOT_IMAGE, 'PDF input needs pypdfium2: pip install "ocr-frames[pdf]"'
         ) from None
-    try:
-        pdf = pdfium.PdfDocument(data)
-    except pdfium.PdfiumError as exc:
-        raise ConversionError(E_NOT_IMAGE, f"PDF cannot be opened ({_detail(exc)})") from None
-    try:
-        if len(pdf) > MAX_PAGES:
-            raise ConversionError(E_NOT_IMAGE, f"PDF has {len(pdf)} pages (limit {MAX_PAGES})")
-        if len(pdf) == 0:
-            raise ConversionError(E_NOT_IMAGE, "PDF has no pages")
-        for index in range(len(pdf)):
-            yield _render(pdf[index])
-    except pdfium.PdfiumError as exc:
-        raise ConversionError(
-            E_NOT_IMAGE, f"PDF page cannot be rendered ({_detail(exc)})"
-        ) from None
-    finally:
-        pdf.close()
+    return pdfium.PdfDocument(data)
 
 
-def _render(page: Any) -> Image.Image:
-    width, height = page.get_size()  # points (1/72 inch)
-    if width <= 0 or height <= 0:
-        raise ConversionError(E_NOT_IMAGE, "PDF page has no area")
-    scale = min(PDF_DPI / 72, MAX_LONG_SIDE / max(width, height))
-    _check_pixels((math.ceil(width * scale), math.ceil(height * scale)))
+def _pdf_call(what: str, func: Any, *args: Any) -> Any:
+    """``func(*args)`` with PDFium's errors as ConversionError (call with the lock held)."""
     try:
-        image: Image.Image = page.render(scale=scale).to_pil()
-    finally:
-        page.close()
-    return image
+        return func(*args)
+    except ConversionError:
+        raise
+    except Exception as exc:
+        from pypdfium2 import PdfiumError  # imported by now: func needed it
+
+        if isinstance(exc, PdfiumError):
+            raise ConversionError(E_NOT_IMAGE, f"{what} ({_detail(exc)})") from None
+        raise
+
+
+def trim_heap() -> None:
+    """Give the C heap's free memory back to the system (glibc's ``malloc_trim``; a no-op
+    where there is none).  Only returns memory nobody uses; takes a few milliseconds."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    try:
+        trim = ctypes.CDLL(None).malloc_trim  # the C library the interpreter runs on
+    except (AttributeError, OSError, TypeError):  # not glibc (musl, macOS, Windows)
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return trim
 
 
 def _register_heif() -> None:

@@ -42,10 +42,18 @@ class ShardedTransport(httpx.AsyncBaseTransport):
     """Independent ``AsyncHTTPTransport`` pools of ``shard_size`` connections each.
 
     A new shard opens when every shard is full, so the number of shards follows the
-    number of requests in flight (``concurrency``) without being told it.
+    number of requests in flight (``concurrency``) without being told it.  With ``proxy``
+    every shard sends through that proxy.
     """
 
-    def __init__(self, *, shard_size: int = DEFAULT_SHARD_SIZE, max_shards: int = 64) -> None:
+    def __init__(
+        self,
+        *,
+        shard_size: int = DEFAULT_SHARD_SIZE,
+        max_shards: int = 64,
+        proxy: httpx.Proxy | None = None,
+    ) -> None:
+        self._proxy = proxy  # every shard's connections go through it
         self._limits = httpx.Limits(
             max_connections=shard_size, max_keepalive_connections=shard_size
         )
@@ -59,7 +67,9 @@ class ShardedTransport(httpx.AsyncBaseTransport):
             shard = min(range(len(self._load)), key=self._load.__getitem__)
             if self._load[shard] < self._shard_size or len(self._shards) >= self._max_shards:
                 return shard
-        self._shards.append(httpx.AsyncHTTPTransport(limits=self._limits, verify=self._ssl))
+        self._shards.append(
+            httpx.AsyncHTTPTransport(limits=self._limits, verify=self._ssl, proxy=self._proxy)
+        )
         self._load.append(0)
         return len(self._shards) - 1
 

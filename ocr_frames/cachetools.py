@@ -21,6 +21,7 @@ import diskcache
 from ._errors import ConfigurationError
 from ._files import DEFAULT_FILE_MODE, create_private
 from ._runner import run_sync
+from ._urlpolicy import DEFAULT_URL_POLICY, UrlPolicy
 from .cache import ResultCache
 from .kinds import check_kind
 
@@ -146,12 +147,14 @@ def estimate_cost(
     engine_identity: str,
     cache_dir: str | os.PathLike[str] | None = None,
     price_per_call: float | None = None,
+    url_policy: UrlPolicy = DEFAULT_URL_POLICY,
 ) -> CostEstimate:
-    """Count the calls a run would bill, without sending anything."""
+    """Count the calls a run would bill, without sending anything (URLs are downloaded
+    under ``url_policy``, as the run would)."""
     from .sources import load_sources
 
     check_kind(kind)
-    sources = run_sync(load_sources(list(images)))
+    sources = run_sync(load_sources(list(images), url_policy=url_policy))
     cache = ResultCache(cache_dir)
     try:
         keys = [

@@ -1,7 +1,8 @@
 """The ``ocr-frames`` command: argument parsing only; every command is one library call.
 
 Exit codes: 0 every row answered (per-row errors are data), 2 usage or configuration
-error, 3 stopped by quota (partial output written), 130 interrupted.
+error, 3 stopped by quota (partial output written), 130 interrupted (Ctrl-C), 143
+terminated (SIGTERM); an interrupted run keeps its answers in the cache and writes no file.
 """
 
 from __future__ import annotations
@@ -9,9 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from datetime import date
+from types import FrameType
+from typing import Any
 
 from ._errors import LOCAL_CODES, PLATFORM_CODES, ConfigurationError, OCRError
 from ._files import DEFAULT_FILE_MODE, parse_file_mode
@@ -20,6 +25,7 @@ from .engine import Engine
 from .kinds import KINDS, schema, spec
 
 EXIT_OK, EXIT_USAGE, EXIT_QUOTA, EXIT_INTERRUPTED = 0, 2, 3, 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process killed by it
 
 RUN_EPILOG = """\
 credentials (WeChat engine) come from the environment, never from the command line:
@@ -33,7 +39,8 @@ examples:
   find . -name '*.jpg' | ocr-frames run - --kind comm --out text.parquet
 
 exit codes: 0 all rows answered (per-row errors are data), 2 usage/configuration error,
-3 stopped by quota (partial output written; rerun tomorrow to finish, cached rows are free)
+3 stopped by quota (partial output written; rerun tomorrow to finish, cached rows are free),
+130/143 interrupted by Ctrl-C/SIGTERM (no output file; answers received are cached)
 """
 
 
@@ -78,6 +85,24 @@ def _build_parser() -> argparse.ArgumentParser:
         choices=("download", "passthrough"),
         default="download",
         help="download URLs here and hash them (default), or pass img_url to the platform",
+    )
+    run.add_argument(
+        "--proxy",
+        metavar="URL",
+        help="proxy for API calls and downloads, http://[user:pass@]host:port (default: "
+        "HTTPS_PROXY/HTTP_PROXY/ALL_PROXY/NO_PROXY from the environment)",
+    )
+    run.add_argument(
+        "--url-allow-host",
+        action="append",
+        metavar="HOST",
+        help="download URLs of HOST without the address check (repeatable)",
+    )
+    run.add_argument(
+        "--no-url-private",
+        action="store_true",
+        help="refuse URLs on loopback and private networks too (link-local and cloud "
+        "metadata addresses are always refused)",
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument(
@@ -188,13 +213,21 @@ def _date(text: str) -> date:
 
 def _engine(args: argparse.Namespace) -> Engine:
     if args.engine == "local":
+        if args.proxy:
+            raise SystemExit(
+                "ocr-frames run: error: --proxy is for --engine wechat "
+                "(downloads follow HTTPS_PROXY/HTTP_PROXY from the environment)"
+            )
         from .local import LocalEngine
 
         return LocalEngine()
     from .engine import WeChatEngine
 
     return WeChatEngine.from_env(
-        appid=args.appid, base_url=args.base_url, token_endpoint=args.token_endpoint
+        appid=args.appid,
+        base_url=args.base_url,
+        token_endpoint=args.token_endpoint,
+        proxy=args.proxy,
     )
 
 
@@ -207,6 +240,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     images = read_images(args.input, column=args.column)
     engine = _engine(args)
     if args.dry_run:
+        from ._urlpolicy import UrlPolicy
         from .cachetools import estimate_cost
 
         estimate = estimate_cost(
@@ -215,6 +249,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             engine_identity=engine.identity,
             cache_dir=args.cache_dir,
             price_per_call=args.price,
+            url_policy=UrlPolicy(args.url_allow_host, private=not args.no_url_private),
         )
         print(f"dry run: {estimate.line()}; nothing was sent")
         return EXIT_OK
@@ -231,6 +266,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         shrink=not args.no_shrink,
         storage_options=args.storage_options,
         file_mode=args.file_mode,
+        url_allow_hosts=args.url_allow_host,
+        url_private=not args.no_url_private,
     )
     if args.checks or args.mask or args.report:
         from .pipeline import finish_parquet
@@ -318,6 +355,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    terminated: list[int] = []
+    previous = _stop_on_sigterm(terminated)
     try:
         if args.command == "run":
             return _cmd_run(args)
@@ -339,7 +378,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_QUOTA if isinstance(exc, QuotaExceeded) else EXIT_USAGE
     except KeyboardInterrupt:
         print("ocr-frames: interrupted; answered rows are cached, rerun to resume", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_on_sigterm(received: list[int]) -> Any:
+    """Make SIGTERM (``docker stop``, ``kill``) stop a run like Ctrl-C does: the run is
+    cancelled, answers received are kept, claims released, no output file is left.
+    Returns the previous handler (None when not on the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        on_sigint = signal.getsignal(signal.SIGINT)
+        if callable(on_sigint):  # Python's (KeyboardInterrupt) or asyncio.run's (cancel)
+            on_sigint(signal.SIGINT, frame)
+        else:  # SIGINT ignored (a background job) or default: still stop
+            raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, on_sigterm)
 
 
 if __name__ == "__main__":

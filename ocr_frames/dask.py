@@ -44,7 +44,7 @@ Requires ``pip install 'ocr-frames[dask]'`` (dask[dataframe] and distributed); a
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import cloudpickle  # type: ignore[import-untyped]
@@ -159,6 +159,8 @@ def recognize(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     shrink: bool = True,
     storage_options: Mapping[str, Any] | None = None,
+    url_allow_hosts: Sequence[str] | None = None,
+    url_private: bool = True,
     client: Client | None = None,
 ) -> dd.DataFrame:
     """:func:`ocr_frames.recognize` on every partition of ``ddf[column]``, lazily.
@@ -173,8 +175,8 @@ def recognize(
     client; one is required), or pass a limiter object.  ``concurrency`` is per partition.
     ``engine``: an :class:`~ocr_frames.Engine` (must pickle; each partition gets its own
     copy), a zero-argument factory, or ``None`` for ``WeChatEngine.from_env()`` on each
-    worker.  ``cache_dir``, ``shrink``, ``storage_options``: as in
-    :func:`ocr_frames.recognize`, seen from the workers.
+    worker.  ``cache_dir``, ``shrink``, ``storage_options``, ``url_allow_hosts``,
+    ``url_private``: as in :func:`ocr_frames.recognize`, seen from the workers.
     """
     check_kind(kind)
     if column not in ddf.columns:
@@ -191,6 +193,8 @@ def recognize(
         "chunk_size": chunk_size,
         "shrink": shrink,
         "storage_options": dict(storage_options) if storage_options else None,
+        "url_allow_hosts": list(url_allow_hosts) if url_allow_hosts is not None else None,
+        "url_private": url_private,
     }
     empty = ddf._meta
     result_meta = meta(kind, empty.index)

@@ -25,6 +25,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 from ._errors import (
     CONFIG_CODES,
@@ -112,7 +113,12 @@ class WeChatEngine(BaseEngine):
 
     Credentials are either ``appid`` + ``secret`` (token via ``/cgi-bin/stable_token``, or
     ``/cgi-bin/token`` with ``token_endpoint="token"``) or a fixed ``access_token``.
-    ``base_url`` points at a proxy or at :class:`ocr_frames.testing.WeChatEmulator`.
+    ``base_url`` points at a gateway or at :class:`ocr_frames.testing.WeChatEmulator`.
+
+    Proxies: ``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY``/``NO_PROXY`` are honoured as httpx
+    honours them; ``proxy="http://[user:password@]host:port"`` (or ``socks5://``) sends every
+    call through that proxy instead, and a run with this engine downloads its image URLs
+    through it too.  Proxied calls use httpx's transport, the others the lean one.
     """
 
     def __init__(
@@ -125,7 +131,10 @@ class WeChatEngine(BaseEngine):
         token_endpoint: Literal["stable_token", "token"] = "stable_token",
         timeout: float = 30.0,
         client_options: Mapping[str, Any] | None = None,
+        proxy: str | None = None,
     ) -> None:
+        from ._client import _check_base_url
+        from ._proxies import check_proxy
         from .wechat import DEFAULT_BASE_URL
 
         if not access_token and not (appid and secret):
@@ -136,17 +145,24 @@ class WeChatEngine(BaseEngine):
         self._appid = appid
         self._secret = secret
         self._access_token = access_token
-        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        self.base_url = _check_base_url(base_url or DEFAULT_BASE_URL)
         self._token_endpoint = token_endpoint
         self._timeout = timeout
         self._client_options = dict(client_options or {})
+        if proxy is not None:
+            check_proxy(proxy)
+            if {"transport", "http_client"} & self._client_options.keys():
+                raise ConfigurationError(
+                    "pass proxy= or client_options transport/http_client, not both"
+                )
+        self._proxy = proxy
         self._client: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> WeChatEngine:
         """Build from ``WECHAT_APPID``, ``WECHAT_SECRET`` (or ``WECHAT_ACCESS_TOKEN``) and
-        ``WECHAT_BASE_URL``; keyword arguments override the environment."""
+        ``WECHAT_BASE_URL``; keyword arguments (``proxy=`` too) override the environment."""
         env = os.environ if env is None else env
         kwargs: dict[str, Any] = {
             "appid": env.get("WECHAT_APPID") or None,
@@ -159,21 +175,32 @@ class WeChatEngine(BaseEngine):
 
     @property
     def identity(self) -> str:
-        from urllib.parse import urlsplit
+        """``"wechat"`` for the platform; ``"wechat@scheme://host[:port]/path"`` otherwise.
 
+        Answers from a gateway or emulator must not mix with the platform's, nor with
+        another backend's: scheme and host lower-case, default port dropped, no trailing
+        slash, never the user info.  The account is not part of it (answers do not depend
+        on it), so two appids on one backend share cached answers.
+        """
         from .wechat import DEFAULT_BASE_URL
 
-        if self.base_url == DEFAULT_BASE_URL.rstrip("/"):
-            return "wechat"
-        # answers from a proxy/emulator must not mix with the platform's; never the userinfo
-        return f"wechat@{urlsplit(self.base_url).netloc.rpartition('@')[2]}"
+        where = _backend(self.base_url)
+        return "wechat" if where == _backend(DEFAULT_BASE_URL) else f"wechat@{where}"
+
+    @property
+    def proxy(self) -> str | None:
+        """The explicit proxy (None: the environment's proxies, if any)."""
+        return self._proxy
 
     def __repr__(self) -> str:
-        from urllib.parse import urlsplit
+        from ._proxies import shown_proxy
 
-        parts = urlsplit(self.base_url)  # a proxy URL may carry user:password
+        parts = urlsplit(self.base_url)  # a gateway URL may carry user:password
         shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
-        return f"WeChatEngine(appid={self._appid!r}, base_url={shown!r})"
+        text = f"WeChatEngine(appid={self._appid!r}, base_url={shown!r}"
+        if self._proxy is not None:
+            text += f", proxy={shown_proxy(self._proxy)!r}"
+        return text + ")"
 
     def _get_client(self) -> Any:
         from .wechat import AsyncWeChatClient
@@ -182,8 +209,8 @@ class WeChatEngine(BaseEngine):
         if self._client is None or self._loop is not loop:
             # an httpx.AsyncClient belongs to the loop that opened its connections
             options = dict(self._client_options)
-            if "http_client" not in options and "limits" not in options:
-                options.setdefault("transport", _default_transport())
+            if "http_client" not in options and "transport" not in options:
+                options.update(_http_options(self._proxy, options.pop("limits", None)))
             self._client = AsyncWeChatClient(
                 appid=self._appid,
                 secret=self._secret,
@@ -338,17 +365,41 @@ class Limiter(Protocol):
     async def acquire(self) -> Any: ...
 
 
-def _default_transport() -> Any:
-    """The lean h11 transport, unless a proxy is configured (then httpx's own, sharded)."""
-    from urllib.request import getproxies
+def _http_options(proxy: str | None, limits: Any) -> dict[str, Any]:
+    """``transport`` and ``mounts`` for the engine's client: the lean h11 transport for
+    direct calls, httpx's own (sharded) with ``proxy=`` for proxied ones (see
+    :mod:`ocr_frames._proxies`); with ``limits``, httpx's transport for both."""
+    import httpx
 
-    if set(getproxies()) - {"no"}:  # HTTP(S)_PROXY and friends (NO_PROXY alone is fine)
-        from ._transport import ShardedTransport
+    from ._proxies import proxy_mounts, proxy_routes
 
-        return ShardedTransport()
-    from ._h11transport import H11Transport
+    def through(route: httpx.Proxy) -> httpx.AsyncBaseTransport:
+        if limits is None:
+            from ._transport import ShardedTransport
 
-    return H11Transport()
+            return ShardedTransport(proxy=route)
+        return httpx.AsyncHTTPTransport(limits=limits, proxy=route)
+
+    if limits is None:
+        from ._h11transport import H11Transport
+
+        transport: httpx.AsyncBaseTransport = H11Transport()
+    else:
+        transport = httpx.AsyncHTTPTransport(limits=limits)
+    return {"transport": transport, "mounts": proxy_mounts(proxy_routes(proxy), through)}
+
+
+def _backend(base_url: str) -> str:
+    """``scheme://host[:port]/path`` of a base URL, normalised (see ``identity``)."""
+    import httpx
+
+    url = httpx.URL(base_url)  # lower-cases scheme and host (IDNA), removes dot segments
+    host = url.raw_host.decode("ascii")
+    host = f"[{host}]" if ":" in host else host
+    default = {"http": 80, "https": 443}.get(url.scheme)
+    port = "" if url.port in (None, default) else f":{url.port}"
+    path = url.raw_path.split(b"?", 1)[0].decode("ascii").rstrip("/")  # still %-encoded
+    return f"{url.scheme}://{host}{port}{path}"
 
 
 def _make_limiter(rate_limit: float | Limiter | None) -> Any:

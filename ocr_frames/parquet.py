@@ -2,9 +2,11 @@
 
 The file is created with mode 0600 (``file_mode=`` relaxes it): it holds personal data.
 A file at the output path is always complete: rows are written to a hidden temporary file
-beside it (``.NAME.tmp-PID``), which is fsynced and renamed over the target only when the
-run finished.  A killed run leaves at most a temporary file, which the next run for the
-same target removes once its process is gone.
+beside it (``.NAME.tmp-<random>``), which is fsynced and renamed over the target only when
+the run finished.  The writer holds an ``flock`` on its temporary file for its whole life;
+the kernel drops it when the process dies, however it dies, so the next run for the same
+target removes a killed run's temporary file at once, and never a live writer's (process
+ids are not used: a restarted container is PID 1 again).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
+import uuid
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,7 +25,6 @@ from typing import Any, Final
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ._claims import pid_alive
 from ._files import DEFAULT_FILE_MODE, create_private
 from ._version import __version__
 
@@ -58,12 +61,35 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     return dict(json.loads(raw)) if raw else {}
 
 
+if sys.platform != "win32":
+    import fcntl
+
+    def _lock(fd: int, *, wait: bool) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except OSError:  # held by a live writer (or no flock here: leave the file alone)
+            return False
+        return True
+
+else:  # pragma: no cover - no flock: temporaries are never judged stale
+
+    def _lock(fd: int, *, wait: bool) -> bool:
+        return wait
+
+
 def _remove_stale_temporaries(target: Path) -> None:
+    """Remove the temporary files of writers of ``target`` that are gone."""
     for tmp in target.parent.glob(f".{target.name}.tmp-*"):
-        pid = tmp.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not pid_alive(int(pid)):
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        try:
+            fd = os.open(tmp, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            continue
+        try:
+            if _lock(fd, wait=False):  # nobody holds it: its writer is dead
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+        finally:
+            os.close(fd)
 
 
 class AtomicParquetWriter:
@@ -85,12 +111,18 @@ class AtomicParquetWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_temporaries(self.path)
         self.schema = with_metadata(schema, metadata or {}) if metadata else schema
-        self._tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
-        # private before the first byte: the rename keeps the mode (see ocr_frames._files)
-        os.close(create_private(self._tmp, file_mode))
-        self._writer: pq.ParquetWriter | None = pq.ParquetWriter(
-            self._tmp, self.schema, compression=compression
-        )
+        self._tmp = self.path.with_name(f".{self.path.name}.tmp-{uuid.uuid4().hex[:16]}")
+        # private before the first byte: the rename keeps the mode (see ocr_frames._files);
+        # locked while we live (see the module docstring)
+        self._lock_fd: int | None = create_private(self._tmp, file_mode)
+        _lock(self._lock_fd, wait=True)
+        try:
+            self._writer: pq.ParquetWriter | None = pq.ParquetWriter(
+                self._tmp, self.schema, compression=compression
+            )
+        except BaseException:
+            self._release()
+            raise
         self._row_group_rows = row_group_rows
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
@@ -125,6 +157,7 @@ class AtomicParquetWriter:
         with open(self._tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(self._tmp, self.path)
+        self._release()
         with contextlib.suppress(OSError):
             dir_fd = os.open(self.path.parent, os.O_RDONLY)
             try:
@@ -141,6 +174,13 @@ class AtomicParquetWriter:
             self._writer = None
         with contextlib.suppress(OSError):
             self._tmp.unlink()
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._lock_fd)
+            self._lock_fd = None
 
     def __enter__(self) -> AtomicParquetWriter:
         return self
@@ -152,6 +192,10 @@ class AtomicParquetWriter:
         tb: TracebackType | None,
     ) -> None:
         if exc_type is None and self._writer is not None:
-            self.commit()
+            try:
+                self.commit()
+            except BaseException:
+                self.abort()
+                raise
         else:
             self.abort()

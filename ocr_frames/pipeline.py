@@ -20,6 +20,7 @@ import pyarrow as pa
 from ._errors import OCRError, QuotaExceeded, error_for_code
 from ._files import DEFAULT_FILE_MODE, check_file_mode
 from ._run import (
+    DEFAULT_CHUNK_BYTES,
     DEFAULT_CHUNK_SIZE,
     CacheDir,
     Options,
@@ -83,6 +84,15 @@ _RECOGNIZE_DOC = """Recognise every image in a column: one typed row per input r
     always that of the bytes sent (the cache key); the original's digest is remembered in
     the cache directory so a rerun is a cache hit without re-encoding.  Images that can be
     sent as they are are never re-encoded.
+
+    Memory stays bounded: rows go through the run in chunks of at most ``chunk_size`` rows
+    and ``chunk_bytes`` bytes of image data (32 MB; a document's pages are rendered as
+    their chunk comes, not all at once), a few chunks at a time.
+
+    URLs are downloaded under a URL policy (against SSRF, see :mod:`ocr_frames._urlpolicy`):
+    link-local and cloud-metadata addresses are refused on every hop, redirects included
+    (errcode 900013); ``url_private=False`` refuses loopback and private networks too;
+    ``url_allow_hosts=["images.internal"]`` names hosts that are never checked.
     """
 
 
@@ -100,9 +110,12 @@ async def arecognize(
     url_mode: Literal["download", "passthrough"] = "download",
     max_bytes: int = MAX_IMAGE_BYTES,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
     shrink: bool = True,
     storage_options: Mapping[str, Any] | None = None,
+    url_allow_hosts: Sequence[str] | None = None,
+    url_private: bool = True,
     checks: bool = False,
     as_of: date | None = None,
     mask: bool = False,
@@ -119,7 +132,10 @@ async def arecognize(
         progress,
         download_timeout,
         shrink=shrink,
+        chunk_bytes=chunk_bytes,
         storage_options=storage_options,
+        url_allow_hosts=url_allow_hosts,
+        url_private=url_private,
     )
     table, index, summary = await _atable(images, engine, cache_dir, opts)
     df = to_pandas(table, index=index)
@@ -185,9 +201,11 @@ async def _atable(
     summary = RunSummary(kind=opts.kind, engine=engine.identity)
     tables: list[pa.Table] = []
     positions: list[int] = []
-    async for table, _, chunk_positions in stream_tables(values, engine, cache_dir, opts, summary):
-        tables.append(table)
-        positions.extend(chunk_positions)
+    run = stream_tables(values, engine, cache_dir, opts, summary)
+    async with contextlib.aclosing(run) as chunks:  # the run's cleanup now, whatever happens
+        async for table, _, chunk_positions in chunks:
+            tables.append(table)
+            positions.extend(chunk_positions)
     table = pa.concat_tables(tables) if tables else schema(opts.kind).empty_table()
     if index is not None and len(positions) != len(index):  # document pages: repeat the index
         index = index.take(positions)
@@ -209,9 +227,12 @@ def recognize_arrow(
     url_mode: Literal["download", "passthrough"] = "download",
     max_bytes: int = MAX_IMAGE_BYTES,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
     shrink: bool = True,
     storage_options: Mapping[str, Any] | None = None,
+    url_allow_hosts: Sequence[str] | None = None,
+    url_private: bool = True,
 ) -> pa.Table:
     """:func:`recognize` returning a ``pyarrow.Table`` with exactly ``schema(kind)``
     (no pandas on the way; the run summary is in the ``ocr_frames`` schema metadata)."""
@@ -226,7 +247,10 @@ def recognize_arrow(
         progress,
         download_timeout,
         shrink=shrink,
+        chunk_bytes=chunk_bytes,
         storage_options=storage_options,
+        url_allow_hosts=url_allow_hosts,
+        url_private=url_private,
     )
     table, _, _ = run_sync(_atable(images, engine, cache_dir, opts))
     return table
@@ -281,8 +305,10 @@ async def _arecognize_to_parquet(
     with AtomicParquetWriter(
         path, output_schema(opts.kind), metadata=meta, file_mode=file_mode
     ) as writer:
-        async for table, chunk_values, _ in stream_tables(values, engine, cache_dir, opts, summary):
-            writer.write(table.add_column(0, "source", _source_column(chunk_values)))
+        run = stream_tables(values, engine, cache_dir, opts, summary)
+        async with contextlib.aclosing(run) as chunks:  # a failed write: the run's cleanup now
+            async for table, chunk_values, _ in chunks:
+                writer.write(table.add_column(0, "source", _source_column(chunk_values)))
     return summary
 
 
@@ -300,9 +326,12 @@ def recognize_to_parquet(
     url_mode: Literal["download", "passthrough"] = "download",
     max_bytes: int = MAX_IMAGE_BYTES,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
     shrink: bool = True,
     storage_options: Mapping[str, Any] | None = None,
+    url_allow_hosts: Sequence[str] | None = None,
+    url_private: bool = True,
     file_mode: int = DEFAULT_FILE_MODE,
 ) -> RunSummary:
     """Stream results to a Parquet file (bounded memory), renamed into place at the end.
@@ -326,7 +355,10 @@ def recognize_to_parquet(
         progress,
         download_timeout,
         shrink=shrink,
+        chunk_bytes=chunk_bytes,
         storage_options=storage_options,
+        url_allow_hosts=url_allow_hosts,
+        url_private=url_private,
     )
     check_file_mode(file_mode)
     return run_sync(_arecognize_to_parquet(images, path, engine, cache_dir, opts, file_mode))

@@ -21,6 +21,11 @@ string is a str of at least 64 characters made only of the base64 alphabet (line
 allowed), whose first bytes decode to an image or PDF signature - a real file name has a
 ``.`` or a character outside that alphabet; anything else is a local path.
 
+URL downloads follow a :class:`~ocr_frames._urlpolicy.UrlPolicy` (against SSRF): every
+hop, redirects included, is checked on the address it resolves to, and the connection is
+pinned to that address; a refused URL is ``E_URL_REFUSED``, with a message that does not
+depend on the target.  Proxies come from the environment as httpx reads them.
+
 Error messages are safe to print, log and write to Parquet: paths with undecodable
 bytes are shown with ``\\xNN`` escapes, control characters are escaped, URLs are shown
 as ``scheme://host/path`` only (query strings may carry signed tokens), and no message
@@ -38,6 +43,7 @@ import os
 import re
 import stat
 import struct
+import threading
 import zlib
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
@@ -61,10 +67,13 @@ from ocr_frames._errors import (
     E_NULL,
     E_TOO_LARGE,
     E_UNREADABLE,
+    E_URL_REFUSED,
     ConfigurationError,
 )
+from ocr_frames._urlpolicy import DEFAULT_URL_POLICY, UrlPolicy, UrlRefused, download_client, pins
 
 if TYPE_CHECKING:
+    from ocr_frames import _shrink
     from ocr_frames._derived import DerivedStore
 
 __all__ = [
@@ -75,6 +84,7 @@ __all__ = [
     "MAX_IMAGE_BYTES",
     "MAX_IMAGE_PIXELS",
     "Source",
+    "UrlPolicy",
     "ValueKind",
     "classify",
     "display_url",
@@ -146,7 +156,9 @@ class Source:
     re-encoding (see :mod:`ocr_frames._derived`), ``data`` is None and only the digest is
     known (:attr:`deferred`): load it again with ``derived=None`` if the answer is not
     cached.  A document (PDF, multi-page TIFF) has one Source per page in ``pages``
-    (each with its 1-based ``page``) and no ``data`` or ``sha256`` of its own.
+    (each with its 1-based ``page``) and no ``data`` or ``sha256`` of its own; loaded
+    with ``lazy_pages``, it has ``document`` instead, whose pages are rendered on demand
+    (:class:`Pages`).
     """
 
     data: bytes | None
@@ -157,6 +169,7 @@ class Source:
     original_sha256: str | None = None
     page: int | None = None
     pages: tuple[Source, ...] | None = None
+    document: Pages | None = None
 
     @property
     def ok(self) -> bool:
@@ -168,6 +181,14 @@ class Source:
         """True when only the digest of the bytes to send is known (no ``data``)."""
         return self.ok and self.data is None and self.url is None and self.sha256 is not None
 
+    @property
+    def held(self) -> int:
+        """Bytes of image data kept in memory: ``data``, the pages', a document's original."""
+        size = 0 if self.data is None else len(self.data)
+        if self.pages:
+            size += sum(part.held for part in self.pages)
+        return size + (self.document.size if self.document is not None else 0)
+
 
 @dataclass(frozen=True, slots=True)
 class _Reader:
@@ -178,11 +199,55 @@ class _Reader:
     max_source_bytes: int = DEFAULT_MAX_SOURCE_BYTES
     derived: DerivedStore | None = None
     storage_options: Mapping[str, Any] | None = None
+    lazy_pages: bool = False
+    budget: ByteBudget | None = None
 
     @property
     def read_cap(self) -> int:
         """Inputs of this size or more are refused without being read in full."""
         return max(self.max_bytes, self.max_source_bytes) if self.shrink else self.max_bytes
+
+
+class ByteBudget:
+    """Bytes one :func:`load_sources` call may read (thread-safe).
+
+    A value is read only if its size fits in what is left, or if nothing was read yet (so
+    a value bigger than the budget is read alone); otherwise it comes back as
+    :data:`POSTPONED`, unread.  Sizes are known before reading for files, ``bytes``,
+    data URIs and fsspec paths that report one; a download is started only while
+    something is left, and counted once read.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def take(self, size: int) -> bool:
+        """Reserve ``size`` bytes if they fit (always when nothing is reserved yet)."""
+        with self._lock:
+            if self.used and self.used + size > self.limit:
+                return False
+            self.used += size
+            return True
+
+    def add(self, size: int) -> None:
+        """Count ``size`` bytes already read."""
+        with self._lock:
+            self.used += size
+
+    @property
+    def spent(self) -> bool:
+        """Whether nothing is left."""
+        return self.used >= self.limit
+
+
+#: What :func:`load_sources` returns, with a ``budget``, for a value it did not read.
+POSTPONED: Final = Source(data=None, sha256=None, errcode=-2, errmsg="not read (byte budget)")
+
+
+def _over_budget(reader: _Reader, size: int) -> bool:
+    return reader.budget is not None and not reader.budget.take(size)
 
 
 # --- classification -------------------------------------------------------------------
@@ -403,6 +468,13 @@ def _convert(data: bytes, digest: str, where: str | bytes, reader: _Reader) -> S
     known = reader.derived.get(digest, params) if reader.derived is not None else None
     if known is not None:
         return _converted(digest, [None] * len(known), known, paged_type or len(known) > 1)
+    if reader.lazy_pages and (paged_type or _shrink.is_multipage_tiff(data)):
+        try:
+            document = _shrink.Document(data, reader.max_bytes)
+        except _shrink.ConversionError as exc:
+            return _error(exc.errcode, f"{exc.message}: {_display_path(where)}", digest)
+        pages = Pages(document, digest, _display_path(where), reader.derived, params)
+        return Source(data=None, sha256=None, original_sha256=digest, document=pages)
     try:
         converted = _shrink.convert(data, reader.max_bytes)
     except _shrink.ConversionError as exc:
@@ -423,6 +495,59 @@ def _converted(
     if not paged:
         return parts[0]
     return Source(data=None, sha256=None, original_sha256=digest, pages=tuple(parts))
+
+
+class Pages:
+    """The pages of a document loaded with ``lazy_pages``: ``count`` pages rendered one at
+    a time by :meth:`render` (thread-safe), from the ``size`` bytes of the original held
+    until :meth:`close`."""
+
+    def __init__(
+        self,
+        document: _shrink.Document,
+        original_sha256: str,
+        shown: str,
+        derived: DerivedStore | None,
+        params: str,
+    ) -> None:
+        self.count = document.count
+        self.size = document.size
+        self.original_sha256 = original_sha256
+        self._document = document
+        self._shown = shown
+        self._derived = derived
+        self._params = params
+        self._sent: dict[int, str] = {}
+        self._lock = threading.Lock()
+
+    def render(self, number: int) -> Source:
+        """Page ``number`` (1-based): its JPEG and digest, or why it cannot be sent."""
+        from ocr_frames import _shrink
+
+        try:
+            data = self._document.page(number - 1)
+        except _shrink.ConversionError as exc:
+            return Source(
+                data=None,
+                sha256=None,
+                errcode=exc.errcode,
+                errmsg=f"{exc.message}: {self._shown}",
+                original_sha256=self.original_sha256,
+                page=number,
+            )
+        digest = hashlib.sha256(data).hexdigest()
+        with self._lock:
+            self._sent[number] = digest
+        return Source(data=data, sha256=digest, original_sha256=self.original_sha256, page=number)
+
+    def close(self) -> None:
+        """Free the document.  Once every page was rendered, remember what was sent for
+        the original (:mod:`ocr_frames._derived`): a rerun then renders nothing."""
+        self._document.close()
+        with self._lock:
+            sent = [self._sent.get(number) for number in range(1, self.count + 1)]
+        if self._derived is not None and all(sent):
+            self._derived.put(self.original_sha256, self._params, [s for s in sent if s])
 
 
 # --- local values ----------------------------------------------------------------------
@@ -496,6 +621,8 @@ def _load_inline(text: str, reader: _Reader) -> Source:
             f"{shown} holds about {_size_mb(len(payload) * 3 // 4)}; "
             f"it must be smaller than {_size_mb(reader.read_cap)}",
         )
+    if _over_budget(reader, len(payload) * 3 // 4 if encoded else len(payload)):
+        return POSTPONED
     try:
         if encoded:
             cleaned = re.sub(r"\s+", "", payload).replace("-", "+").replace("_", "/")
@@ -540,6 +667,8 @@ def _load_fsspec(url: str, reader: _Reader) -> Source:
         size = info.get("size")
         if isinstance(size, int) and size >= reader.read_cap:
             return _error(E_TOO_LARGE, _too_large_file(size, reader.read_cap, shown))
+        if isinstance(size, int) and _over_budget(reader, size):
+            return POSTPONED
         with fs.open(path, "rb") as handle:
             data = handle.read(reader.read_cap)
     except FileNotFoundError:
@@ -548,6 +677,8 @@ def _load_fsspec(url: str, reader: _Reader) -> Source:
         return _error(E_DOWNLOAD, f"read failed ({_exception_detail(exc)}): {shown}")
     if not isinstance(data, bytes):
         return _error(E_DOWNLOAD, f"read failed (backend returned no bytes): {shown}")
+    if reader.budget is not None and not isinstance(size, int):  # size known only now
+        reader.budget.add(len(data))
     if len(data) >= reader.read_cap:
         return _error(E_TOO_LARGE, _too_large_file(len(data), reader.read_cap, shown))
     if not data:
@@ -567,6 +698,8 @@ def _load_bytes(value: bytes | bytearray | memoryview, reader: _Reader) -> Sourc
             f"image data is {_size_mb(len(data))}; it must be smaller than {_size_mb(max_bytes)}",
             digest,
         )
+    if _over_budget(reader, len(data)):
+        return POSTPONED
     return _finish(data, "bytes value", reader)
 
 
@@ -593,6 +726,8 @@ def _load_path(value: str | os.PathLike[str] | os.PathLike[bytes], reader: _Read
             return _error(E_EMPTY, f"empty file (0 bytes): {_display_path(path)}")
         if size >= max_bytes:
             return _error(E_TOO_LARGE, _too_large_file(size, max_bytes, path))
+        if _over_budget(reader, size):
+            return POSTPONED
         data = _read_fd(fd, size, max_bytes)
     except OSError as exc:
         return _error(E_UNREADABLE, f"cannot read file ({_reason(exc)}): {_display_path(path)}")
@@ -682,6 +817,7 @@ async def download(
     max_redirects: int = DEFAULT_MAX_REDIRECTS,
     shrink: bool = False,
     max_source_bytes: int = DEFAULT_MAX_SOURCE_BYTES,
+    url_policy: UrlPolicy = DEFAULT_URL_POLICY,
 ) -> Source:
     """Download one image URL; never raises for a problem with that URL.
 
@@ -691,22 +827,31 @@ async def download(
     download, redirects included.  Failures give E_DOWNLOAD, E_TOO_LARGE, E_EMPTY or
     E_NOT_IMAGE; messages show the URL without its query string.  With ``shrink`` the
     cap is ``max_source_bytes`` and oversize images are re-encoded (in a thread).
+    Every hop is checked against ``url_policy`` (E_URL_REFUSED, see
+    :mod:`ocr_frames._urlpolicy`); a client from :func:`download_client` also pins each
+    connection to the address it checked.
     """
     reader = _Reader(max_bytes, shrink, max_source_bytes)
-    return await _download(url, client, reader, timeout, max_redirects)
+    return await _download(url, client, reader, timeout, max_redirects, url_policy)
 
 
 async def _download(
-    url: str, client: httpx.AsyncClient, reader: _Reader, timeout: float, max_redirects: int
+    url: str,
+    client: httpx.AsyncClient,
+    reader: _Reader,
+    timeout: float,
+    max_redirects: int,
+    policy: UrlPolicy,
 ) -> Source:
     try:
-        return await asyncio.wait_for(_fetch(url, client, reader, max_redirects), timeout)
+        fetch = _fetch(url, client, reader, max_redirects, policy)
+        return await asyncio.wait_for(fetch, timeout)
     except asyncio.TimeoutError:
         return _error(E_DOWNLOAD, f"download timed out after {timeout:g} s: {display_url(url)}")
 
 
 async def _fetch(
-    url: str, client: httpx.AsyncClient, reader: _Reader, max_redirects: int
+    url: str, client: httpx.AsyncClient, reader: _Reader, max_redirects: int, policy: UrlPolicy
 ) -> Source:
     shown = display_url(url)
     try:
@@ -723,6 +868,8 @@ async def _fetch(
         seen.add(str(current))
         after = f" after {redirects} redirect(s)" if redirects else ""
         try:
+            if not pins(client, policy):  # a client of the caller's: check before sending
+                await policy.check(current)
             async with client.stream(
                 "GET", current, headers=_DOWNLOAD_HEADERS, follow_redirects=False
             ) as response:
@@ -734,6 +881,8 @@ async def _fetch(
                 if response.status_code >= 300:
                     return _error(E_DOWNLOAD, f"HTTP {response.status_code}{after}: {shown}")
                 return await _read_body(response, reader, shown)
+        except UrlRefused as exc:  # decided before connecting: says nothing of the target
+            return _error(E_URL_REFUSED, f"URL refused: {exc.reason}{after}: {shown}")
         except httpx.TimeoutException as exc:
             return _error(E_DOWNLOAD, f"download timed out ({type(exc).__name__}){after}: {shown}")
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, OSError, ValueError) as exc:
@@ -814,27 +963,39 @@ async def load_sources(
     max_source_bytes: int = DEFAULT_MAX_SOURCE_BYTES,
     derived: DerivedStore | None = None,
     storage_options: Mapping[str, Any] | None = None,
+    url_policy: UrlPolicy = DEFAULT_URL_POLICY,
+    lazy_pages: bool = False,
+    budget: ByteBudget | None = None,
 ) -> list[Source]:
     """Load a whole column: one :class:`Source` per value, in input order.
 
     Local files and bytes are read and hashed in batches on ``executor`` (the event
     loop's default thread pool when None) so the loop is never blocked; URLs are
     downloaded concurrently (at most ``download_concurrency`` at a time) with ``client``,
-    or with a client created and closed here (which honours the usual proxy environment
-    variables).  Repeated paths and URLs are loaded once.
+    or with a :func:`~ocr_frames._urlpolicy.download_client` created and closed here
+    (which honours the usual proxy environment variables).  Every download hop is
+    checked against ``url_policy`` (:mod:`ocr_frames._urlpolicy`).  Repeated paths and
+    URLs are loaded once.
     In ``"passthrough"`` mode URLs are not fetched: they become
-    ``Source(data=None, sha256=None, url=value)`` for the platform to download.
+    ``Source(data=None, sha256=None, url=value)`` for the platform to download (from
+    its own network: the URL policy does not apply).
     With ``shrink``, inputs up to ``max_source_bytes`` are read and re-encoded when the
     platform cannot take them as they are (:mod:`ocr_frames._shrink`); ``derived``
     remembers what was sent for each original, so a rerun skips the re-encoding.
     fsspec paths are read in threads (at most ``download_concurrency`` at a time, each
     within ``download_timeout``) with ``storage_options`` passed to the filesystem.
+    With ``lazy_pages``, a document that must be converted (PDF, multi-page TIFF) comes
+    back with its pages not rendered yet (``Source.document``).  With a ``budget``,
+    values that would overspend it are not read: they come back as :data:`POSTPONED`
+    (see :class:`ByteBudget`).
     """
     if url_mode not in ("download", "passthrough"):
         raise ConfigurationError(f"url_mode must be 'download' or 'passthrough', not {url_mode!r}")
     if download_concurrency < 1:
         raise ConfigurationError("download_concurrency must be at least 1")
-    reader = _Reader(max_bytes, shrink, max_source_bytes, derived, storage_options)
+    reader = _Reader(
+        max_bytes, shrink, max_source_bytes, derived, storage_options, lazy_pages, budget
+    )
     results: list[Source | None] = [None] * len(values)
     local_values: list[object] = []
     local_kinds: list[ValueKind] = []
@@ -876,6 +1037,7 @@ async def load_sources(
             concurrency=download_concurrency,
             timeout=download_timeout,
             max_redirects=max_redirects,
+            policy=url_policy,
         ),
         _read_remote_all(
             list(remote_slots), reader, executor, download_concurrency, download_timeout
@@ -947,11 +1109,12 @@ async def _download_all(
     concurrency: int,
     timeout: float,
     max_redirects: int,
+    policy: UrlPolicy,
 ) -> list[Source]:
     if not urls:
         return []
     if client is None:
-        async with httpx.AsyncClient(timeout=timeout) as own_client:
+        async with download_client(policy, timeout=timeout) as own_client:
             return await _download_all(
                 urls,
                 own_client,
@@ -959,12 +1122,18 @@ async def _download_all(
                 concurrency=concurrency,
                 timeout=timeout,
                 max_redirects=max_redirects,
+                policy=policy,
             )
     semaphore = asyncio.Semaphore(concurrency)
     http = client
 
     async def one(url: str) -> Source:
         async with semaphore:
-            return await _download(url, http, reader, timeout, max_redirects)
+            if reader.budget is not None and reader.budget.spent:
+                return POSTPONED
+            source = await _download(url, http, reader, timeout, max_redirects, policy)
+            if reader.budget is not None:  # the size is known once read
+                reader.budget.add(source.held)
+            return source
 
     return list(await asyncio.gather(*(one(url) for url in urls)))

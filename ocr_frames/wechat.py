@@ -14,9 +14,9 @@ Usage::
 ``request`` returns the *answer dict* of ``docs/architecture.md`` whatever its errcode;
 ``ocr`` returns it only when errcode is 0.  Responses become answers in one function,
 :func:`parse_response`.  Configuration is keyword-only, with the ``DEFAULT_*`` constants
-below; ``transport=`` (e.g. ``httpx.MockTransport``) or a ready ``http_client=`` can be
-injected, and ``base_url`` points the client at a proxy or at
-:class:`ocr_frames.testing.WeChatEmulator`.
+below; ``transport=`` (e.g. ``httpx.MockTransport``), httpx ``mounts=`` (e.g. proxies per
+URL pattern) or a ready ``http_client=`` can be injected, and ``base_url`` points the
+client at a gateway or at :class:`ocr_frames.testing.WeChatEmulator`.
 
 Tokens
     With ``appid`` + ``secret`` the token comes from ``POST /cgi-bin/stable_token``
@@ -52,10 +52,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import threading
 import time
+from collections.abc import Awaitable, Mapping
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import httpx
 
@@ -90,6 +92,24 @@ DEFAULT_MAX_RESPONSE_BYTES: Final = 4 * 1024 * 1024
 logger = logging.getLogger(__name__)
 
 
+_T = TypeVar("_T")
+
+if sys.version_info >= (3, 11):
+
+    async def _within_deadline(aw: Awaitable[_T], seconds: float | None) -> _T:
+        """``await aw`` for at most ``seconds``; raises ``asyncio.TimeoutError`` after.
+
+        Not ``asyncio.wait_for``: before 3.12 it drops a cancel that arrives in the loop
+        turn in which the call completes (CPython gh-86296), and an interrupted run would
+        go on making billed calls.  ``asyncio.timeout`` always delivers the cancel.
+        """
+        async with asyncio.timeout(seconds):
+            return await aw
+
+else:  # pragma: no cover - Python 3.10: no asyncio.timeout; the run shields its calls
+    _within_deadline = asyncio.wait_for
+
+
 class WeChatClient(BaseClient):
     """Synchronous client (thread-safe: the token is shared under a lock)."""
 
@@ -108,6 +128,7 @@ class WeChatClient(BaseClient):
         limits: httpx.Limits | None = None,
         transport: httpx.BaseTransport | None = None,
         http_client: httpx.Client | None = None,
+        mounts: Mapping[str, httpx.BaseTransport | None] | None = None,
     ) -> None:
         super().__init__(
             appid=appid,
@@ -120,10 +141,11 @@ class WeChatClient(BaseClient):
             refresh_margin=refresh_margin,
             deadline=deadline,
         )
-        check_http_options(http_client, transport, limits)
+        check_http_options(http_client, transport, limits, mounts)
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(
             transport=transport,
+            mounts=mounts,
             limits=limits or DEFAULT_LIMITS,
             headers={"User-Agent": USER_AGENT},
         )
@@ -242,6 +264,7 @@ class AsyncWeChatClient(BaseClient):
         limits: httpx.Limits | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
+        mounts: Mapping[str, httpx.AsyncBaseTransport | None] | None = None,
     ) -> None:
         super().__init__(
             appid=appid,
@@ -254,10 +277,11 @@ class AsyncWeChatClient(BaseClient):
             refresh_margin=refresh_margin,
             deadline=deadline,
         )
-        check_http_options(http_client, transport, limits)
+        check_http_options(http_client, transport, limits, mounts)
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(
             transport=transport,
+            mounts=mounts,
             limits=limits or DEFAULT_LIMITS,
             headers={"User-Agent": USER_AGENT},
         )
@@ -354,7 +378,7 @@ class AsyncWeChatClient(BaseClient):
             return response
 
         try:
-            response = await asyncio.wait_for(exchange(), self._deadline)
+            response = await _within_deadline(exchange(), self._deadline)
         except httpx.HTTPError as exc:
             raise self._transport_error(what, exc) from None
         except asyncio.TimeoutError:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import SupportsIndex
 
 import httpx
 import pytest
@@ -17,18 +21,43 @@ Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 
-async def _serve(handler: Handler) -> tuple[asyncio.Server, str]:
+class _Server:
+    """``async with``: on exit, stops listening and lets the handlers see their clients'
+    hang-ups and return (rather than being cancelled when the test's loop ends)."""
+
+    def __init__(self, server: asyncio.Server, handlers: set[asyncio.Task[None]]) -> None:
+        self._server, self._handlers = server, handlers
+
+    async def __aenter__(self) -> _Server:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._server.close()
+        if self._handlers:
+            await asyncio.wait(self._handlers, timeout=5)
+        for task in self._handlers:
+            task.cancel()
+        await self._server.wait_closed()
+
+
+async def _serve(handler: Handler) -> tuple[_Server, str]:
+    handlers: set[asyncio.Task[None]] = set()
+
     async def closing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        handlers.add(task)
         try:
             await handler(reader, writer)
         except (OSError, asyncio.IncompleteReadError):
             pass
         finally:
             writer.close()
+            handlers.discard(task)
 
     server = await asyncio.start_server(closing, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    return server, f"http://127.0.0.1:{port}"
+    return _Server(server, handlers), f"http://127.0.0.1:{port}"
 
 
 def _token_url(emu: WeChatEmulator) -> str:
@@ -257,5 +286,211 @@ def test_an_expired_idle_connection_is_not_reused(monkeypatch: pytest.MonkeyPatc
             monkeypatch.setattr(h11transport, "KEEPALIVE_EXPIRY", 0.0)
             assert (await client.get("/c")).text == "/c"
         assert connections == 2
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("where", ["head", "body"])
+def test_a_cancel_that_meets_the_answer_is_not_lost(
+    where: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cancel delivered in the loop turn in which a read completes must still cancel the
+    caller.  ``asyncio.wait_for`` before 3.12 returns the read's result and drops the cancel
+    (CPython gh-86296): the cancelled worker went on making (billed) calls."""
+    head_seen = asyncio.Event()
+    feeds = 0
+    target: list[asyncio.Task[int]] = []
+    cancel_on = 1 if where == "head" else 2  # the nth piece of the answer the client gets
+
+    async def answer_in_two_pieces(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            await reader.readexactly(1)  # the body, b"x"
+            body = head.split(b" ", 2)[1]
+            head_seen.clear()
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body))
+            await writer.drain()
+            await head_seen.wait()  # the client read the head: the body comes apart
+            writer.write(body)
+            await writer.drain()
+
+    original = h11transport._Reader.feed_data
+
+    def feed_data(self: h11transport._Reader, data: Iterable[SupportsIndex]) -> None:
+        nonlocal feeds
+        original(self, data)
+        feeds += 1
+        head_seen.set()
+        if feeds == cancel_on and target:  # cancel in this very loop turn
+            asyncio.get_running_loop().call_soon(target.pop().cancel)
+
+    monkeypatch.setattr(h11transport._Reader, "feed_data", feed_data)
+
+    async def main() -> None:
+        server, base = await _serve(answer_in_two_pieces)
+        transport = H11Transport()
+        async with server, httpx.AsyncClient(transport=transport, base_url=base) as client:
+
+            async def worker() -> int:
+                calls = 0
+                for i in range(5):
+                    assert (await client.post(f"/{i}", content=b"x")).text == f"/{i}"
+                    calls += 1
+                return calls
+
+            task = asyncio.create_task(worker())
+            target.append(task)
+            with pytest.raises(asyncio.CancelledError):
+                await task  # (the old transport: 5, the calls made after the cancel)
+            assert task.cancelled()
+            assert not any(transport._idle.values())  # the interrupted exchange is closed
+            assert (await client.post("/after", content=b"x")).text == "/after"
+
+    asyncio.run(main())
+
+
+class _BurstServer:
+    """Echoes the path; the first ``burst`` requests are answered only once all of them
+    arrived, so the client opens ``burst`` connections.  Counts the clients' hang-ups."""
+
+    def __init__(self, burst: int) -> None:
+        self.burst, self.arrived, self.hung_up = burst, 0, 0
+        self.all_arrived = asyncio.Event()
+        self.writers: dict[int, asyncio.StreamWriter] = {}
+        self.last = -1  # the connection that answered last
+        self._hang_ups: dict[int, asyncio.Event] = {}
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        cid = len(self.writers)
+        self.writers[cid] = writer
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                await reader.readexactly(1)  # the body, b"x"
+                if self.arrived < self.burst:
+                    self.arrived += 1
+                    if self.arrived == self.burst:
+                        self.all_arrived.set()
+                    await self.all_arrived.wait()
+                writer.write(_answer(head.split(b" ", 2)[1]))
+                await writer.drain()
+                self.last = cid
+        except asyncio.IncompleteReadError:
+            self.hung_up += 1
+            event = self._hang_ups.get(self.hung_up)
+            if event is not None:
+                event.set()
+
+    async def hang_ups(self, n: int) -> None:
+        """Until ``n`` client connections were closed by the client."""
+        if self.hung_up < n:
+            event = self._hang_ups.setdefault(n, asyncio.Event())
+            await asyncio.wait_for(event.wait(), 5)
+        assert self.hung_up == n
+
+
+def _client_sockets(port: int) -> int:
+    """How many sockets this process holds connected to 127.0.0.1:``port`` (the client
+    ends: their remote port is ``port``), in any TCP state - CLOSE_WAIT included."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[2].endswith(f":{port:04X}"):
+            inodes.add(f"socket:[{fields[9]}]")
+    held = 0
+    for fd in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError):  # (closed meanwhile)
+            held += os.readlink(fd) in inodes
+    return held
+
+
+async def _burst(client: httpx.AsyncClient, n: int) -> None:
+    answers = await asyncio.gather(*(client.post(f"/{i}", content=b"x") for i in range(n)))
+    assert [r.text for r in answers] == [f"/{i}" for i in range(n)]
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="counts sockets in /proc")
+def test_idle_connections_the_server_closed_do_not_linger() -> None:
+    """After a burst, a server closes the connections left idle; later calls use only one.
+    The closed ones must not stay open on our side (CLOSE_WAIT) for as long as the run."""
+    server = _BurstServer(burst=12)
+
+    async def main() -> None:
+        listener, base = await _serve(server.handle)
+        port = int(base.rsplit(":", 1)[1])
+        transport = H11Transport()
+        async with listener, httpx.AsyncClient(transport=transport, base_url=base) as client:
+            await _burst(client, 12)
+            assert (await client.post("/a", content=b"x")).text == "/a"
+            for cid, writer in server.writers.items():  # the server's idle timeout
+                if cid != server.last:
+                    writer.close()
+                    await writer.wait_closed()
+            for path in ("/b", "/c", "/d"):
+                assert (await client.post(path, content=b"x")).text == path
+            assert _client_sockets(port) == 1  # (the old transport: 12, 11 in CLOSE_WAIT)
+            assert sum(len(v) for v in transport._idle.values()) == 1
+            assert len(server.writers) == 12  # no new connection was needed
+
+    asyncio.run(main())
+
+
+def test_expired_idle_connections_are_closed_not_only_when_on_top(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A steady trickle reuses the freshest idle connection; the others of an earlier
+    burst expire and are closed (by the next call), not kept open until the client closes."""
+    now = [1000.0]
+    monkeypatch.setattr(h11transport, "_clock", lambda: now[0], raising=False)
+    server = _BurstServer(burst=8)
+
+    async def main() -> None:
+        listener, base = await _serve(server.handle)
+        transport = H11Transport()
+        async with listener, httpx.AsyncClient(transport=transport, base_url=base) as client:
+            await _burst(client, 8)
+            now[0] += 0.6 * h11transport.KEEPALIVE_EXPIRY
+            assert (await client.post("/a", content=b"x")).text == "/a"
+            now[0] += 0.6 * h11transport.KEEPALIVE_EXPIRY  # the other 7 are now expired
+            assert (await client.post("/b", content=b"x")).text == "/b"
+            await server.hang_ups(7)
+            assert sum(len(v) for v in transport._idle.values()) == 1
+
+    asyncio.run(main())
+
+
+def test_the_idle_pool_is_capped() -> None:
+    """At most ``max_keepalive`` idle connections are kept; the oldest go first."""
+    server = _BurstServer(burst=8)
+
+    async def main() -> None:
+        listener, base = await _serve(server.handle)
+        transport = H11Transport(max_keepalive=3)
+        async with listener, httpx.AsyncClient(transport=transport, base_url=base) as client:
+            await _burst(client, 8)
+            await server.hang_ups(5)
+            assert sum(len(v) for v in transport._idle.values()) == 3
+            assert (await client.post("/a", content=b"x")).text == "/a"
+            assert len(server.writers) == 8  # a kept one served it
+
+    asyncio.run(main())
+
+
+def test_aclose_closes_the_connections_in_use() -> None:
+    """Closing the transport closes the connections of responses still open, too."""
+    server = _BurstServer(burst=2)
+
+    async def main() -> None:
+        listener, base = await _serve(server.handle)
+        transport = H11Transport()
+        async with listener, httpx.AsyncClient(transport=transport, base_url=base) as client:
+            await _burst(client, 2)  # two idle connections
+            async with client.stream("POST", "/b", content=b"x") as response:
+                assert response.status_code == 200  # its body unread: one in use
+                await transport.aclose()
+                await server.hang_ups(2)
+            assert not any(transport._idle.values())  # not parked after the close
 
     asyncio.run(main())

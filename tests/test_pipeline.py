@@ -323,7 +323,7 @@ def test_recognize_to_parquet_streams_with_schema_and_metadata(
     assert table.schema.equals(output_schema("idcard"), check_metadata=False)
     assert table.column("source").to_pylist() == paths
     meta = json.loads(table.schema.metadata[b"ocr_frames"])
-    assert meta["kind"] == "idcard" and meta["engine"].startswith("wechat@127.0.0.1")
+    assert meta["kind"] == "idcard" and meta["engine"].startswith("wechat@http://127.0.0.1")
     assert meta["version"] == of.__version__
     raw = out.read_bytes()
     assert emulator.secret.encode() not in raw
@@ -435,7 +435,7 @@ def test_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     e = of.WeChatEngine.from_env(
         {"WECHAT_ACCESS_TOKEN": "t", "WECHAT_BASE_URL": "http://127.0.0.1:9/"}
     )
-    assert e.identity == "wechat@127.0.0.1:9"
+    assert e.identity == "wechat@http://127.0.0.1:9"
     assert of.WeChatEngine(appid="a", secret="b").identity == "wechat"
 
 

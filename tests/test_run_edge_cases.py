@@ -35,7 +35,7 @@ class _Engine(of.BaseEngine):
 def test_a_failing_chunk_preparation_raises_instead_of_hanging(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    async def broken(self: Any, values: Any, client: Any) -> Any:
+    async def broken(self: Any, *args: Any) -> Any:
         raise of.ConfigurationError("cache could not be read")
 
     monkeypatch.setattr(_run._Run, "prepare", broken)

@@ -59,7 +59,7 @@ def test_four_processes_share_token_and_cache_without_double_billing(
         billed = emu.billed
         refused = emu.refused
         token_calls = emu.token_calls
-        identity = f"wechat@127.0.0.1:{emu.port}"
+        identity = f"wechat@http://127.0.0.1:{emu.port}"
     assert refused[40001] == 0 and refused[42001] == 0, refused
     assert token_calls["token"] == 0 and token_calls["stable_token"] <= 4
     assert sum(billed.values()) == 160 and max(billed.values()) == 1
