@@ -2,21 +2,27 @@
 
 Parquet outputs, HTML audit reports and cache exports hold names and ID numbers, so they
 get the cache's privacy: mode ``0o600`` whatever the umask.  ``file_mode=0o644`` (CLI
-``--file-mode 0644``) relaxes it for one call.  The mode is set on the file descriptor
-right after creation, before a byte is written, and also when an existing file is
-overwritten (``O_TRUNC`` alone would keep the old, perhaps wider, mode).
+``--file-mode 0644``) relaxes it for one call.  A file is written under a new, private
+temporary name beside the target (``O_EXCL``: never someone else's file, never through a
+symlink), its mode set before a byte is written, and renamed over the target only when
+complete: an existing output is replaced whole (with our mode), never truncated in place.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from typing import Final
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Final
 
 __all__ = [
     "DEFAULT_FILE_MODE",
     "check_file_mode",
     "create_private",
     "parse_file_mode",
+    "private_output",
     "write_private_text",
 ]
 
@@ -51,20 +57,49 @@ def parse_file_mode(text: str) -> int:
 
 
 def create_private(path: str | os.PathLike[str], mode: int = DEFAULT_FILE_MODE) -> int:
-    """Create (or truncate) ``path`` for writing with exactly ``mode``; return its fd."""
+    """Create the NEW file ``path`` (``O_EXCL``, no symlink followed) with exactly ``mode``;
+    return its descriptor."""
     mode = check_file_mode(mode)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags, 0o600)
     try:
         os.fchmod(fd, mode)
     except BaseException:
         os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(path)
         raise
     return fd
+
+
+def temporary_beside(target: Path) -> Path:
+    """A fresh hidden name in ``target``'s folder (``.NAME.tmp-<random>``)."""
+    return target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:16]}")
+
+
+@contextlib.contextmanager
+def private_output(
+    path: str | os.PathLike[str], mode: int = DEFAULT_FILE_MODE
+) -> Iterator[IO[str]]:
+    """Write ``path`` atomically with ``mode`` (see the module docstring); UTF-8 text."""
+    target = Path(path)
+    tmp = temporary_beside(target)
+    fd = create_private(tmp, mode)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def write_private_text(
     path: str | os.PathLike[str], text: str, mode: int = DEFAULT_FILE_MODE
 ) -> None:
-    """Write ``text`` (UTF-8) to ``path`` created with :func:`create_private`."""
-    with os.fdopen(create_private(path, mode), "w", encoding="utf-8") as fh:
+    """Write ``text`` (UTF-8) to ``path`` through :func:`private_output`."""
+    with private_output(path, mode) as fh:
         fh.write(text)

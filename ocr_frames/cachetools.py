@@ -19,7 +19,7 @@ from typing import Any, Final
 import diskcache
 
 from ._errors import ConfigurationError
-from ._files import DEFAULT_FILE_MODE, create_private
+from ._files import DEFAULT_FILE_MODE, private_output
 from ._runner import run_sync
 from ._urlpolicy import DEFAULT_URL_POLICY, UrlPolicy
 from .cache import ResultCache
@@ -81,9 +81,8 @@ def export_cache(
     mode 0o600 unless ``file_mode`` says otherwise.
     """
     keys = [key for key, _ in _rows(cache)]
-    fd = create_private(path, file_mode)
     written = 0
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+    with private_output(path, file_mode) as fh:
         for start in range(0, len(keys), 1000):
             for key, answer in cache.get_many(keys[start : start + 1000]).items():
                 split = _split(key)

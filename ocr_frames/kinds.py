@@ -13,6 +13,8 @@ date is null and the original string is kept in ``<field>_raw`` (null otherwise)
 
 Keys of an ok answer that no column holds are kept in the ``extra`` column (JSON object
 text, null when there are none): a field the platform adds tomorrow is never dropped.
+(Top-level keys only: a new key inside an object a column already reads, such as
+``img_size`` or a list item, is not kept; the cache keeps the whole answer regardless.)
 """
 
 from __future__ import annotations

@@ -15,7 +15,6 @@ import contextlib
 import json
 import os
 import sys
-import uuid
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any, Final
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ._files import DEFAULT_FILE_MODE, create_private
+from ._files import DEFAULT_FILE_MODE, create_private, temporary_beside
 from ._version import __version__
 
 __all__ = ["DEFAULT_ROW_GROUP_ROWS", "METADATA_KEY", "AtomicParquetWriter", "read_metadata"]
@@ -111,16 +110,26 @@ class AtomicParquetWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_temporaries(self.path)
         self.schema = with_metadata(schema, metadata or {}) if metadata else schema
-        self._tmp = self.path.with_name(f".{self.path.name}.tmp-{uuid.uuid4().hex[:16]}")
-        # private before the first byte: the rename keeps the mode (see ocr_frames._files);
-        # locked while we live (see the module docstring)
-        self._lock_fd: int | None = create_private(self._tmp, file_mode)
-        _lock(self._lock_fd, wait=True)
+        # private before the first byte (the final rename keeps the mode), and locked
+        # before it gets the ".tmp-" name that the stale-file sweep looks at: a sweep never
+        # sees a live writer's file unlocked (see the module docstring)
+        self._tmp = temporary_beside(self.path)
+        fresh = self._tmp.with_name(self._tmp.name.replace(".tmp-", ".new-", 1))
+        self._lock_fd: int | None = create_private(fresh, file_mode)
+        self._sink: Any = None
         try:
+            _lock(self._lock_fd, wait=True)
+            os.rename(fresh, self._tmp)
+            # written through our own descriptor: the file we locked, whatever the path
+            self._sink = os.fdopen(os.dup(self._lock_fd), "wb", buffering=0)
             self._writer: pq.ParquetWriter | None = pq.ParquetWriter(
-                self._tmp, self.schema, compression=compression
+                self._sink, self.schema, compression=compression
             )
         except BaseException:
+            with contextlib.suppress(OSError):
+                fresh.unlink()
+            with contextlib.suppress(OSError):
+                self._tmp.unlink()
             self._release()
             raise
         self._row_group_rows = row_group_rows
@@ -154,8 +163,8 @@ class AtomicParquetWriter:
         self._flush()
         self._writer.close()
         self._writer = None
-        with open(self._tmp, "rb") as fh:
-            os.fsync(fh.fileno())
+        self._sink.flush()
+        os.fsync(self._sink.fileno())
         os.replace(self._tmp, self.path)
         self._release()
         with contextlib.suppress(OSError):
@@ -177,6 +186,10 @@ class AtomicParquetWriter:
         self._release()
 
     def _release(self) -> None:
+        if self._sink is not None:
+            with contextlib.suppress(OSError):
+                self._sink.close()
+            self._sink = None
         if self._lock_fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self._lock_fd)

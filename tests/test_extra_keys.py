@@ -65,3 +65,8 @@ def test_error_answers_and_pipeline_keys_never_fill_extra() -> None:
     extra = table.column("extra").to_pylist()
     assert extra[0] is None and extra[1] is None
     assert json.loads(extra[2]) == {"score": "nan"}  # NaN is no JSON: kept as text
+
+
+def test_a_platform_key_named_extra_is_kept_too() -> None:
+    table = to_arrow("platenum", [{"errcode": 0, "number": "京A1", "extra": {"color": "blue"}}])
+    assert json.loads(table.column("extra")[0].as_py()) == {"extra": {"color": "blue"}}

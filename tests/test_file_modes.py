@@ -130,3 +130,28 @@ def test_cli_outputs_private_unless_file_mode_given(
     )
     assert proc.returncode == 0, proc.stderr
     assert _mode(export) == 0o644
+
+
+def test_an_output_is_replaced_whole_never_truncated_through_a_symlink(
+    engine: of.WeChatEngine, image_files: Callable[[int], list[str]], tmp_path: Path
+) -> None:
+    paths = image_files(2)
+    cache_dir = tmp_path / "cache"
+    df = of.recognize(paths, "idcard", engine=engine, cache_dir=cache_dir, progress=False)
+    elsewhere = tmp_path / "someone_elses.txt"
+    elsewhere.write_text("keep me")
+    for name, write in [
+        ("report.html", lambda p: checks.report_html(df, "idcard", path=p)),
+        ("export.jsonl", lambda p: _export(cache_dir, p)),
+    ]:
+        link = tmp_path / name
+        link.symlink_to(elsewhere)
+        write(link)
+        assert not link.is_symlink() and _mode(link) == 0o600
+        assert elsewhere.read_text() == "keep me"
+    assert not list(tmp_path.glob(".*.tmp-*"))
+
+
+def _export(cache_dir: Path, path: Path) -> int:
+    with ResultCache(cache_dir) as cache:
+        return cachetools.export_cache(cache, path)
