@@ -58,18 +58,31 @@ class Chunk:
     known: dict[str, Answer] = field(default_factory=dict)  # answers earlier rows got
 
 
-@dataclass(eq=False)
 class _Entry:
-    """One input value on its way into chunks."""
+    """One input value on its way into chunks (one per row of a run: kept lean)."""
 
-    position: int
-    source: Source | None = None  # None: not read yet
-    todo: deque[int | Source] | None = None  # a document's rows not placed yet (int: render)
-    pages: Pages | None = None  # renders the numbers in ``todo``
-    hits: dict[str, Answer] = field(default_factory=dict)
-    known: dict[str, Answer] = field(default_factory=dict)
-    reload: bool = False  # known by digest, answer missing: read it again
-    page_size: int = 0  # largest page rendered so far (to size the next renders)
+    __slots__ = ("hits", "known", "page_size", "pages", "position", "reload", "source", "todo")
+
+    def __init__(self, position: int) -> None:
+        self.position = position
+        self.source: Source | None = None  # None: not read yet
+        self.todo: deque[int | Source] | None = None  # a document's rows left (int: render)
+        self.pages: Pages | None = None  # renders the numbers in ``todo``
+        self.hits: dict[str, Answer] = {}  # answers of its rows known by digest...
+        self.known: dict[str, Answer] = {}  # ...in the cache, or got by earlier rows
+        self.reload = False  # known by digest, answer missing: read it again
+        self.page_size = 0  # largest page rendered so far (to size the next renders)
+
+    @property
+    def simple(self) -> bool:
+        """One row, bytes (or nothing) at hand: nothing to render or read again."""
+        source = self.source
+        return (
+            source is not None
+            and not self.reload
+            and source.pages is None
+            and source.document is None
+        )
 
 
 class Chunker:
@@ -110,7 +123,13 @@ class Chunker:
                             break
                         await self._read_ahead()
                         continue
-                    if not await self._place(self._queue[0], chunk):
+                    entry = self._queue[0]
+                    if entry.simple:  # most rows: no awaiting
+                        assert entry.source is not None
+                        if chunk.rows and chunk.held + entry.source.held > self._max_bytes:
+                            break
+                        self._add(chunk, entry, entry.source)
+                    elif not await self._place(entry, chunk):
                         break
                     self._release(self._queue.popleft())
                     chunk.done += 1
@@ -164,8 +183,11 @@ class Chunker:
                     entry.reload = True
 
     def _deferred_keys(self, entry: _Entry) -> list[str]:
-        assert entry.source is not None
-        parts = entry.source.pages or (entry.source,)
+        source = entry.source
+        assert source is not None
+        if source.data is not None or not source.ok:  # most rows: nothing to look up
+            return []
+        parts = source.pages or (source,)
         return [k for part in parts if part.deferred and (k := self._key(part)) is not None]
 
     async def _place(self, entry: _Entry, chunk: Chunk) -> bool:
@@ -248,7 +270,7 @@ class Chunker:
         chunk.positions.append(entry.position)
         chunk.rows.append(row)
         chunk.held += row.held
-        if row.deferred and (key := self._key(row)) is not None:
+        if row.data is None and row.deferred and (key := self._key(row)) is not None:
             if key in entry.hits:
                 chunk.hits[key] = entry.hits[key]
             elif key in entry.known:
@@ -256,6 +278,8 @@ class Chunker:
 
     def _release(self, entry: _Entry) -> None:
         """Close the documents this entry was the last user of."""
+        if entry.pages is None and _document(entry) is None:  # most rows
+            return
         for document in {id(d): d for d in (entry.pages, _document(entry))}.values():
             if document is None:
                 continue

@@ -2,9 +2,9 @@
 the same time, one sends it and the others wait for its answer in the cache.
 
 A claim is a row in a small diskcache beside the answers (``<cache dir>/claims``) whose
-value names the owner run (host and a random run id; the pid is only informative) and
-which expires after ``ttl`` seconds.  Claims are taken and released in one transaction
-per batch.
+value names the owner run (host, kernel boot id and a random run id; the pid is only
+informative) and which expires after ``ttl`` seconds.  Claims are taken and released in
+one transaction per batch.
 
 Liveness does not depend on pids, which a restarted container reuses (PID 1 again): for
 its whole life a run holds an exclusive ``flock`` on its own lock file
@@ -13,7 +13,21 @@ before it takes any claim.  The kernel drops that lock when the process dies, ho
 dies.  A claim of another run on this host is therefore stale, and taken over at once,
 when its run's lock file is gone or can be locked; whoever locks a dead run's file
 removes it.  Another live run, in this process or another, holds its lock: its claims
-are honoured.  A claim from another host is honoured until it expires.
+are honoured.  "This host" means this kernel: a claim that names our hostname or our
+boot id (``/proc/sys/kernel/random/boot_id``, recorded where there is one).  Every
+container on one machine shares the boot id, so a replacement container with a new
+hostname (``docker run`` again, a new pod) takes over the dead one's claims at once; the
+same hostname covers claims of older versions and a machine that rebooted.  A claim of
+another host is honoured until it expires.  A process forked by a run lets go of the
+lock in the child (``os.register_at_fork``; a fork from C code that skips Python's hooks
+would not), so it does not keep a killed run alive.
+
+Only "held" (``EWOULDBLOCK``/``EAGAIN``/``EACCES``) counts as alive.  Where the file
+system has no usable ``flock`` (NFS emulates it with POSIX locks, which need a writable
+descriptor and never conflict within one process; no lock manager; ...), lock files
+cannot tell a live run from a dead one: any other error makes claims wait for their TTL,
+with one warning.  Such file systems are not supported for the cache (keep it on a local
+disk); a machine-local flock there (``local_lock=``) is not detected.
 
 :meth:`Claims.close` ends the run: it releases every claim the run still holds and
 removes its lock file; a claim a worker thread tries to take afterwards is refused, so a
@@ -23,6 +37,7 @@ cancelled run leaks none.  (On Windows, without ``flock``, liveness falls back t
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -31,6 +46,7 @@ import socket
 import sys
 import threading
 import uuid
+import weakref
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Final
@@ -52,6 +68,50 @@ DEFAULT_CLAIM_TTL: Final = 3600.0
 
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
 
+#: How a lock held by another open file description fails; any other error means the
+#: file system offers no usable ``flock``.
+_HELD: Final = frozenset({errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES})
+
+_BOOT_ID: Final = "/proc/sys/kernel/random/boot_id"
+
+# Runs of this process, whose lock descriptors a forked child closes.  The guard is held
+# while a lock descriptor is opened or closed and across fork(), so a child never
+# inherits one it does not know of.
+_live: weakref.WeakSet[Claims] = weakref.WeakSet()
+_fork_guard = threading.Lock()
+_warned: set[str] = set()  # cache directories whose missing flock was reported
+_warned_lock = threading.Lock()
+
+
+def _boot_id() -> str | None:
+    """This kernel's boot id, shared by every container on the machine (None if unknown)."""
+    try:
+        with open(_BOOT_ID, encoding="ascii") as f:
+            return f.read().strip() or None
+    except OSError:
+        return None
+
+
+def _let_go_in_child() -> None:
+    """After fork(), in the child: close every run's lock descriptor (the parent keeps the
+    lock), so the child does not keep a killed parent's claims alive."""
+    try:
+        for claims in list(_live):
+            fd, claims._lock_fd = claims._lock_fd, None
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+    finally:
+        _fork_guard.release()
+
+
+if sys.platform != "win32":
+    os.register_at_fork(
+        before=_fork_guard.acquire,
+        after_in_parent=_fork_guard.release,
+        after_in_child=_let_go_in_child,
+    )
+
 
 def pid_alive(pid: int) -> bool:
     """Whether process ``pid`` exists on this host (another user's counts as alive)."""
@@ -65,11 +125,14 @@ def pid_alive(pid: int) -> bool:
 
 
 def _try_lock(fd: int) -> bool:
-    """Lock ``fd`` if nobody holds it (False when held, or when locking is impossible)."""
+    """Lock ``fd`` if nobody holds it; False when a live run holds it.  Raises
+    :class:`OSError` when the file system offers no usable ``flock``."""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:  # BlockingIOError: held by a live run
-        return False
+    except OSError as exc:
+        if exc.errno in _HELD:
+            return False
+        raise
     return True
 
 
@@ -87,6 +150,8 @@ class Claims:
                 os.chmod(entry, 0o600)
         self._ttl = ttl
         self._host = socket.gethostname()
+        self._boot = _boot_id()
+        self._flock_ok = True  # False once lock files proved unable to tell liveness
         self._owner_thread = threading.get_ident()
         self._lock = threading.Lock()  # acquire/release/close of this run, across threads
         self._held: set[str] = set()
@@ -96,39 +161,69 @@ class Claims:
         os.chmod(self._runs, 0o700)
         # several runs may share a process (threads, Dask partitions, gathered coroutines):
         # a claim is ours only when this run took it
-        self._run, self._lock_fd = self._start_run()
+        self._lock_fd: int | None = None
+        _live.add(self)
+        self._run = self._start_run()
         self._version = 1 if self._lock_fd is None else 2  # 2: liveness by the lock file
         self._reap_dead_runs()
 
     def _lock_file(self, run: str) -> Path:
         return self._runs / f"{run}.lock"
 
-    def _start_run(self) -> tuple[str, int | None]:
-        """A fresh run id whose lock file we hold (none without ``fcntl``)."""
+    def _start_run(self) -> str:
+        """A fresh run id whose lock file we hold in ``_lock_fd`` (none without ``fcntl``)."""
         while True:
             run = uuid.uuid4().hex
             if sys.platform == "win32":  # pragma: no cover
-                return run, None
+                return run
             path = self._lock_file(run)
             flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-            fd = os.open(path, flags, 0o600)
+            with _fork_guard:  # a child forked from now on closes it
+                self._lock_fd = fd = os.open(path, flags, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
             except OSError as exc:  # a file system without flock: judged by pid, as before
-                os.close(fd)
+                self._close_lock_fd()
                 with contextlib.suppress(OSError):
                     path.unlink()
                 log.warning("no flock in %s (%s): claims judged by pid", self._runs, exc)
-                return run, None
+                return run
             # a reaper may have removed the file before we locked it: then start over with
             # a new id (ids are never reused, so a reaper only ever removes a dead run's file)
             with contextlib.suppress(FileNotFoundError):
                 if os.path.samestat(os.fstat(fd), os.stat(path)):
-                    return run, fd
-            os.close(fd)
+                    return run
+            self._close_lock_fd()
+
+    def _close_lock_fd(self) -> None:
+        """Close our lock descriptor (unlocking the run unless a forked child shares it)."""
+        with _fork_guard:
+            fd, self._lock_fd = self._lock_fd, None
+            if fd is not None:
+                os.close(fd)
+
+    def _no_flock(self, exc: OSError) -> None:
+        """Lock files cannot tell liveness here: claims wait for their TTL (warned once)."""
+        self._flock_ok = False
+        where = os.fspath(self._runs.parent.parent)
+        with _warned_lock:
+            if where in _warned:
+                return
+            _warned.add(where)
+        log.warning(
+            "the file system of cache directory %s has no usable flock (%s): claims of "
+            "runs that died are honoured until they expire (%.0f s); keep the cache on a "
+            "local disk",
+            where,
+            errno.errorcode.get(exc.errno or 0, exc.strerror),
+            self._ttl,
+        )
 
     def _run_alive(self, run: str) -> bool:
-        """Whether run ``run`` of this host still holds its lock (removes a dead run's file)."""
+        """Whether run ``run`` of this host still holds its lock (removes a dead run's file).
+        Where ``flock`` is unusable every run counts as alive: its claims wait for the TTL."""
+        if not self._flock_ok:
+            return True
         path = self._lock_file(run)
         try:
             fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
@@ -137,7 +232,11 @@ class Claims:
         except OSError:  # e.g. another user's run: cannot tell, so honour it
             return True
         try:
-            if not _try_lock(fd):
+            try:
+                if not _try_lock(fd):
+                    return True
+            except OSError as exc:
+                self._no_flock(exc)
                 return True
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
@@ -151,12 +250,17 @@ class Claims:
             return
         for entry in self._runs.glob("*.lock"):
             run = entry.name.removesuffix(".lock")
+            if not self._flock_ok:
+                return
             if run != self._run and _RUN_ID.fullmatch(run):
                 with contextlib.suppress(OSError):
                     self._run_alive(run)
 
     def _me(self) -> str:
-        owner = {"host": self._host, "run": self._run, "pid": os.getpid(), "v": self._version}
+        owner: dict[str, object] = {"host": self._host, "run": self._run}
+        owner.update(pid=os.getpid(), v=self._version)
+        if self._boot is not None:
+            owner["boot"] = self._boot
         return json.dumps(owner)
 
     def _free(self, value: object, alive: dict[str, bool]) -> bool:
@@ -168,12 +272,15 @@ class Claims:
             pid = int(owner["pid"])
         except (ValueError, TypeError, KeyError):
             return True
-        if host != self._host:
-            return False
         if run == self._run:  # ours (unless a forked copy of this run took it)
             return pid == os.getpid()
-        if owner.get("v") != 2 or sys.platform == "win32":  # older version's claim: by pid
-            return pid != os.getpid() and not pid_alive(pid)
+        # the same kernel: the same hostname (also after a reboot, or for a claim without a
+        # boot id) or the same boot id (a container of this machine with another hostname)
+        boot = owner.get("boot")
+        if host != self._host and not (isinstance(boot, str) and boot == self._boot):
+            return False  # another machine's: honoured until it expires
+        if owner.get("v") != 2 or sys.platform == "win32":  # no lock file: by pid, same host
+            return host == self._host and pid != os.getpid() and not pid_alive(pid)
         if not isinstance(run, str) or not _RUN_ID.fullmatch(run):
             return True
         if run not in alive:
@@ -244,6 +351,6 @@ class Claims:
                     if self._lock_fd is not None:
                         with contextlib.suppress(FileNotFoundError):
                             self._lock_file(self._run).unlink()
-                        os.close(self._lock_fd)  # unlocks
-                        self._lock_fd = None
+                        self._close_lock_fd()  # unlocks
+                    _live.discard(self)
         self._cache.close()

@@ -11,7 +11,9 @@ its file in its temporary directory (``SQLITE_TMPDIR``, ``TMPDIR``, ``/var/tmp``
 ``/tmp``) and removes it from the directory at once (on Windows, when closed), so no
 other process can open it by name and the operating system frees it when the run
 closes it or the process dies, even killed.  Only SQLite's page cache (a few MB) is in
-memory.  Values are the answers as JSON text; keys are the run's cache keys.
+memory (in SQLite's default build; one compiled with ``SQLITE_TEMP_STORE=3`` would keep
+the whole database in memory).  Values are the answers as JSON text; keys are the run's
+cache keys.
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ import ctypes
 import functools
 import io
 import math
+import mmap
 import threading
 from dataclasses import dataclass
 from types import TracebackType
@@ -100,7 +101,7 @@ def params_id(max_bytes: int) -> str:
     return f"{RECIPE}:pillow-{PIL.__version__}:{max_bytes}"
 
 
-def document_type(data: bytes) -> str | None:
+def document_type(data: bytes | mmap.mmap) -> str | None:
     """``"pdf"``, ``"heif"`` or ``"tiff"`` when ``data`` may need conversion even if small."""
     if data[:5] == b"%PDF-":
         return "pdf"
@@ -157,7 +158,7 @@ class Document:
     allocated and freed per page, which would leave the C heap fragmented.
     """
 
-    def __init__(self, data: bytes, max_bytes: int) -> None:
+    def __init__(self, data: bytes | mmap.mmap, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.size = len(data)
         self._lock = threading.Lock()  # one page at a time (they share the pixel buffer)
@@ -237,6 +238,7 @@ class Document:
         if tiff is not None:
             tiff.close()
         if pdf is not None or tiff is not None:
+            pdf = tiff = None  # the last references to the original's bytes: free them first
             trim_heap()
 
     def __enter__(self) -> Document:
@@ -251,7 +253,7 @@ class Document:
         self.close()
 
 
-def _open(data: bytes) -> Image.Image:
+def _open(data: bytes | mmap.mmap) -> Image.Image:
     try:
         img = Image.open(io.BytesIO(data))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -329,13 +331,15 @@ def _fit(img: Image.Image, side: int) -> Image.Image:
     return img.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
-def _open_pdf(data: bytes) -> Any:
+def _open_pdf(data: bytes | mmap.mmap) -> Any:
     try:
         import pypdfium2 as pdfium
     except ImportError:
         raise ConversionError(
             E_NOT_IMAGE, 'PDF input needs pypdfium2: pip install "ocr-frames[pdf]"'
         ) from None
+    if isinstance(data, mmap.mmap):  # read in place (the document keeps it alive)
+        return pdfium.PdfDocument((ctypes.c_char * len(data)).from_buffer(data))
     return pdfium.PdfDocument(data)
 
 

@@ -5,11 +5,14 @@ machine fetch the cloud metadata service (``http://169.254.169.254/...``), an ad
 loopback, or redirect into them.  :class:`UrlPolicy`:
 
 * always refused: link-local and cloud-metadata addresses - ``169.254.0.0/16``,
-  ``fe80::/10``, ``100.100.100.200`` (Alibaba Cloud), ``fd00:ec2::254`` (AWS over IPv6);
+  ``fe80::/10``, ``100.100.100.200`` (Alibaba Cloud), ``fd00:ec2::254`` (AWS over IPv6),
+  ``192.0.0.192`` (Oracle Cloud);
 * refused too with ``private=False``: loopback (``127.0.0.0/8``, ``::1``), unspecified
   (``0.0.0.0/8``, ``::``, which reach the local host), RFC 1918 (``10/8``, ``172.16/12``,
   ``192.168/16``), shared address space (``100.64.0.0/10``) and ULA (``fc00::/7``);
-* an IPv4 address inside IPv6 (``::ffff:a.b.c.d``, NAT64 ``64:ff9b::/96``) is judged as IPv4;
+* an IPv6 address carrying an IPv4 one (mapped ``::ffff:a.b.c.d``, IPv4-compatible
+  ``::a.b.c.d``, 6to4 ``2002::/16``, NAT64 ``64:ff9b::/96`` and local-use ``64:ff9b:1::/48``
+  in every RFC 6052 layout) is refused when that IPv4 address is;
 * hosts in ``allow_hosts`` (names or addresses, compared exactly, case-insensitively) are
   never checked.
 
@@ -24,9 +27,23 @@ is checked.  A refusal is decided before any connection, from the address alone:
 message is the same whether anything listens there or not.
 
 Through a proxy (``HTTP(S)_PROXY``, ``proxy=``; see :mod:`ocr_frames._proxies`) the proxy
-connects, not us: the target's name is resolved and checked here first, but the proxy
-resolves it again, so rebinding there is the proxy's to prevent.  A client passed in by the
-caller (``download(client=...)``) gets the same check before each hop, without pinning.
+resolves and connects, not us: only an address literal (in any spelling a resolver reads
+as one: ``127.1``, ``2130706433``...) and ``localhost`` are judged here; any other name is
+not resolved locally (no DNS leak, no resolver wait on proxy-only networks) and passes -
+what it points to is the proxy's to police.  A client passed in by the caller
+(``download(client=...)``) gets the resolving check before each hop, without pinning.
+
+fsspec paths in a column (:meth:`UrlPolicy.fsspec_refusal`) are read by their backends,
+which connect by themselves: a path with a link (of its ``::`` chain, or nested in one)
+whose protocol reaches a host the value names - :data:`NETWORK_PROTOCOLS`: ``http(s)``,
+``ftp``, ``sftp``/``ssh``, ``smb``, ``(web)hdfs``, ``webdav``, ``root`` (XRootD), and
+``reference``/``generic``, which fetch further URLs of any protocol - is refused, whatever
+``private`` says, unless the link's host is in ``allow_hosts``; such an allowed host is
+trusted as it stands (its address is not checked, and the backend follows its redirects
+unchecked).  Storage services (``s3``, ``gs``/``gcs``, ``az``/``abfs``/``adl``, ``oss``,
+``hf``, ``github``, ``dbfs``...), whose host comes from the service or from
+``storage_options`` rather than from the value, and local ones (``memory``, ``file``,
+``git``, the caches and archives wrapping another link) are read as before.
 URLs passed through to the platform (``url_mode="passthrough"``) are fetched by the
 platform, from its network, and are not checked.
 """
@@ -36,9 +53,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import re
 import socket
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import httpcore
 import httpx
@@ -51,7 +70,13 @@ __all__ = ["DEFAULT_URL_POLICY", "UrlPolicy", "UrlRefused", "download_client"]
 _Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 _METADATA: Final = tuple(
     ipaddress.ip_network(n)
-    for n in ("169.254.0.0/16", "fe80::/10", "100.100.100.200/32", "fd00:ec2::254/128")
+    for n in (
+        "169.254.0.0/16",
+        "fe80::/10",
+        "100.100.100.200/32",
+        "fd00:ec2::254/128",
+        "192.0.0.192/32",
+    )
 )
 _PRIVATE: Final = tuple(
     ipaddress.ip_network(n)
@@ -68,6 +93,31 @@ _PRIVATE: Final = tuple(
     )
 )
 _NAT64: Final = ipaddress.ip_network("64:ff9b::/96")
+_NAT64_LOCAL: Final = ipaddress.ip_network("64:ff9b:1::/48")
+_IPV4_COMPATIBLE: Final = ipaddress.ip_network("::/96")
+_IPV4_TEXT: Final = re.compile(r"[0-9a-fA-FxX.]+")  # what inet_aton may read as IPv4
+#: fsspec protocols whose URL names the host the backend connects to (or, for
+#: ``reference`` and ``generic``, that fetch further URLs of any protocol).
+NETWORK_PROTOCOLS: Final = frozenset(
+    {
+        "http",
+        "https",
+        "ftp",
+        "sftp",
+        "ssh",
+        "smb",
+        "hdfs",
+        "arrow_hdfs",
+        "webhdfs",
+        "webdav",
+        "dav",
+        "root",
+        "reference",
+        "generic",
+        "pyscript",
+    }
+)
+_FSSPEC_LINK: Final = re.compile(r"(?<![\w+.\-])([A-Za-z][\w+.\-]*)://")
 _HOST_FORBIDDEN: Final = frozenset("/@?#:\\ \t\r\n[]")
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 
@@ -119,10 +169,11 @@ class UrlPolicy:
 
     def refusal(self, address: str) -> str | None:
         """Why connecting to ``address`` (an IP literal) is refused, or None."""
-        ip = _unwrap(ipaddress.ip_address(address.split("%", 1)[0]))  # no IPv6 zone id
-        if any(ip in net for net in _METADATA):
+        ip = ipaddress.ip_address(address.split("%", 1)[0])  # no IPv6 zone id
+        judged = (ip, *_embedded(ip))
+        if any(one in net for one in judged for net in _METADATA):
             return "the host is a link-local or cloud-metadata address"
-        if not self.private and any(ip in net for net in _PRIVATE):
+        if not self.private and any(one in net for one in judged for net in _PRIVATE):
             return "the host is a loopback or private address (url_private=False)"
         return None
 
@@ -140,19 +191,82 @@ class UrlPolicy:
         return found
 
     async def check(self, url: httpx.URL) -> None:
-        """Resolve and check ``url``'s host without connecting (proxied or foreign hops)."""
+        """Resolve and check ``url``'s host without connecting (a foreign client's hops)."""
         port = url.port or _DEFAULT_PORTS.get(url.scheme, 80)
         with contextlib.suppress(OSError):  # unresolvable here: the request fails on its own
             await self.addresses(url.raw_host.decode("ascii"), port)
 
+    def check_unresolved(self, host: str) -> None:
+        """Check ``host`` as a proxy will receive it, without resolving it here: an address
+        literal (in any spelling a resolver reads as one) or ``localhost`` is judged, any
+        other name passes (the proxy resolves it); raises :class:`UrlRefused`."""
+        key = _host_key(host)
+        if key in self.allow_hosts:
+            return
+        address = _literal(key)
+        if address is not None:
+            reason = self.refusal(address)
+            if reason is not None:
+                raise UrlRefused(reason)
+        elif not self.private and (key == "localhost" or key.endswith(".localhost")):
+            raise UrlRefused("the host is a loopback or private address (url_private=False)")
 
-def _unwrap(ip: _Address) -> _Address:
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return ip.ipv4_mapped
-        if ip in _NAT64:
-            return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    return ip
+    def fsspec_refusal(self, url: str) -> str | None:
+        """Why the fsspec path ``url`` is refused, or None: a link of its ``::`` chain (or a
+        URL nested in one) whose protocol reaches a host the value names
+        (:data:`NETWORK_PROTOCOLS`) is refused unless that host is in ``allow_hosts``."""
+        links = url.split("::")
+        for link in links:
+            found = [(m.group(1).lower(), m.start()) for m in _FSSPEC_LINK.finditer(link)]
+            if not found and len(links) > 1 and link.strip().lower() in NETWORK_PROTOCOLS:
+                found = [(link.strip().lower(), -1)]  # "http::..." names no host itself
+            for protocol, start in found:
+                if protocol in NETWORK_PROTOCOLS and not self._allowed_link(link, start):
+                    return (
+                        f"{protocol}:// paths reach a host the value names; only hosts in "
+                        "url_allow_hosts may be read this way"
+                    )
+        return None
+
+    def _allowed_link(self, link: str, start: int) -> bool:
+        if start < 0 or not self.allow_hosts:
+            return False
+        try:
+            host = urlsplit(link[start:]).hostname
+        except ValueError:
+            return False
+        return host is not None and host != "" and _host_key(host) in self.allow_hosts
+
+
+def _embedded(ip: _Address) -> tuple[ipaddress.IPv4Address, ...]:
+    """The IPv4 addresses an IPv6 address carries (mapped, IPv4-compatible, 6to4, NAT64):
+    it is judged as each of them too.  Local-use NAT64 (``64:ff9b:1::/48``) may use any
+    RFC 6052 prefix length from /48: every layout is read."""
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return ()
+    if ip.ipv4_mapped is not None:
+        return (ip.ipv4_mapped,)
+    if ip.sixtofour is not None:
+        return (ip.sixtofour,)
+    if ip in _NAT64 or (ip in _IPV4_COMPATIBLE and int(ip) > 1):  # not :: or ::1
+        return (ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF),)
+    if ip in _NAT64_LOCAL:
+        packed = ip.packed
+        no_u = packed[:8] + packed[9:]  # RFC 6052: bits 64-71 (the u octet) are skipped
+        layouts = (no_u[6:10], no_u[7:11], no_u[8:12], packed[12:16])  # /48 /56 /64 /96
+        return tuple(ipaddress.IPv4Address(part) for part in layouts)
+    return ()
+
+
+def _literal(host: str) -> str | None:
+    """``host`` as an IP address if a resolver would take it for one (``127.1``,
+    ``2130706433``, ``0x7f.1`` included), else None."""
+    with contextlib.suppress(ValueError):
+        return str(ipaddress.ip_address(host))
+    if _IPV4_TEXT.fullmatch(host):
+        with contextlib.suppress(OSError):
+            return socket.inet_ntoa(socket.inet_aton(host))
+    return None
 
 
 def _host_key(host: str) -> str:
@@ -309,14 +423,15 @@ class _PinnedTransport(httpx.AsyncBaseTransport):
 
 
 class _CheckedProxy(httpx.AsyncBaseTransport):
-    """A proxy route: the target is checked here, the proxy connects (and resolves)."""
+    """A proxy route: the target's address literals are checked here; the proxy resolves
+    names and connects."""
 
     def __init__(self, policy: UrlPolicy, proxy: httpx.Proxy, limits: httpx.Limits) -> None:
         self._policy = policy
         self._inner = httpx.AsyncHTTPTransport(proxy=proxy, limits=limits)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        await self._policy.check(request.url)
+        self._policy.check_unresolved(request.url.raw_host.decode("ascii"))
         return await self._inner.handle_async_request(request)
 
     async def aclose(self) -> None:

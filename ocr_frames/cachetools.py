@@ -21,7 +21,7 @@ import diskcache
 from ._errors import ConfigurationError
 from ._files import DEFAULT_FILE_MODE, private_output
 from ._runner import run_sync
-from ._urlpolicy import DEFAULT_URL_POLICY, UrlPolicy
+from ._urlpolicy import DEFAULT_URL_POLICY, UrlPolicy, download_client
 from .cache import ResultCache
 from .kinds import check_kind
 
@@ -147,13 +147,19 @@ def estimate_cost(
     cache_dir: str | os.PathLike[str] | None = None,
     price_per_call: float | None = None,
     url_policy: UrlPolicy = DEFAULT_URL_POLICY,
+    proxy: str | None = None,
 ) -> CostEstimate:
     """Count the calls a run would bill, without sending anything (URLs are downloaded
-    under ``url_policy``, as the run would)."""
-    from .sources import load_sources
+    under ``url_policy``, through ``proxy`` or the environment's proxies, as the run would)."""
+    from .sources import DEFAULT_DOWNLOAD_TIMEOUT, Source, load_sources
+
+    async def load() -> list[Source]:
+        timeout = DEFAULT_DOWNLOAD_TIMEOUT
+        async with download_client(url_policy, proxy=proxy, timeout=timeout) as client:
+            return await load_sources(list(images), client=client, url_policy=url_policy)
 
     check_kind(kind)
-    sources = run_sync(load_sources(list(images), url_policy=url_policy))
+    sources = run_sync(load())
     cache = ResultCache(cache_dir)
     try:
         keys = [

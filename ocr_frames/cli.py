@@ -250,6 +250,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             cache_dir=args.cache_dir,
             price_per_call=args.price,
             url_policy=UrlPolicy(args.url_allow_host, private=not args.no_url_private),
+            proxy=args.proxy,
         )
         print(f"dry run: {estimate.line()}; nothing was sent")
         return EXIT_OK

@@ -387,9 +387,7 @@ class _Plan:
         int_names = [f"{key}_{suffix}" for key in kind_spec.positions for suffix in _QUAD_SUFFIXES]
         int_names += ["img_size_w", "img_size_h"] if kind_spec.img_size else []
         flat_type = pa.struct([*((key, pa.string()) for key in texts), ("cached", pa.bool_())])
-        known = frozenset(
-            (*texts, *others, *kind_spec.positions, *STATUS_COLUMNS, "img_size")
-        )
+        known = frozenset((*texts, *others, *kind_spec.positions, *STATUS_COLUMNS, "img_size"))
         return cls(
             texts,
             others,

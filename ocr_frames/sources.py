@@ -24,7 +24,10 @@ allowed), whose first bytes decode to an image or PDF signature - a real file na
 URL downloads follow a :class:`~ocr_frames._urlpolicy.UrlPolicy` (against SSRF): every
 hop, redirects included, is checked on the address it resolves to, and the connection is
 pinned to that address; a refused URL is ``E_URL_REFUSED``, with a message that does not
-depend on the target.  Proxies come from the environment as httpx reads them.
+depend on the target.  Proxies come from the environment as httpx reads them.  fsspec
+paths whose protocol reaches a host the value names (``ftp://``, ``simplecache::https://``
+...) are refused the same way unless that host is allowed
+(:meth:`~ocr_frames._urlpolicy.UrlPolicy.fsspec_refusal`).
 
 Error messages are safe to print, log and write to Parquet: paths with undecodable
 bytes are shown with ``\\xNN`` escapes, control characters are escaped, URLs are shown
@@ -39,6 +42,7 @@ import base64
 import binascii
 import hashlib
 import math
+import mmap
 import os
 import re
 import stat
@@ -114,6 +118,7 @@ UrlMode = Literal["download", "passthrough"]
 _MB: Final = 1024 * 1024
 _MAX_SHOWN_CHARS: Final = 240  # long paths/URLs are cut in messages
 _BATCH_MAX: Final = 256  # local values handed to one executor job
+_MAP_MIN_BYTES: Final = 4 * _MB  # documents this big are read outside the C heap
 # O_NONBLOCK: opening a FIFO must not wait for a writer (it is rejected after fstat);
 # it has no effect on regular files.  O_BINARY matters on Windows only.
 _OPEN_FLAGS: Final = (
@@ -201,6 +206,7 @@ class _Reader:
     storage_options: Mapping[str, Any] | None = None
     lazy_pages: bool = False
     budget: ByteBudget | None = None
+    url_policy: UrlPolicy = DEFAULT_URL_POLICY  # for fsspec paths (URLs have their own)
 
     @property
     def read_cap(self) -> int:
@@ -433,10 +439,12 @@ def _describe_non_image(data: bytes) -> str:
     return "not an image: unrecognised data (supported: JPEG, PNG, GIF, BMP, WebP, TIFF)"
 
 
-def _finish(data: bytes, where: str | bytes, reader: _Reader) -> Source:
+def _finish(data: bytes | mmap.mmap, where: str | bytes, reader: _Reader) -> Source:
     """Hash, sniff and (with shrink) convert bytes read in full; ``where`` (a path, or
     printable text) names them."""
     digest = hashlib.sha256(data).hexdigest()
+    if isinstance(data, mmap.mmap):  # a big PDF to render lazily (see _read_document)
+        return _convert(data, digest, where, reader)
     if reader.shrink:
         from ocr_frames import _shrink
 
@@ -458,7 +466,7 @@ def _finish(data: bytes, where: str | bytes, reader: _Reader) -> Source:
     return Source(data=data, sha256=digest)
 
 
-def _convert(data: bytes, digest: str, where: str | bytes, reader: _Reader) -> Source:
+def _convert(data: bytes | mmap.mmap, digest: str, where: str | bytes, reader: _Reader) -> Source:
     """Re-encode ``data`` (see :mod:`ocr_frames._shrink`), or, when an earlier run did,
     return the digests it produced without decoding anything."""
     from ocr_frames import _shrink
@@ -468,7 +476,9 @@ def _convert(data: bytes, digest: str, where: str | bytes, reader: _Reader) -> S
     known = reader.derived.get(digest, params) if reader.derived is not None else None
     if known is not None:
         return _converted(digest, [None] * len(known), known, paged_type or len(known) > 1)
-    if reader.lazy_pages and (paged_type or _shrink.is_multipage_tiff(data)):
+    if isinstance(data, mmap.mmap) or (
+        reader.lazy_pages and (paged_type or _shrink.is_multipage_tiff(data))
+    ):
         try:
             document = _shrink.Document(data, reader.max_bytes)
         except _shrink.ConversionError as exc:
@@ -641,6 +651,9 @@ def _load_inline(text: str, reader: _Reader) -> Source:
 def _load_fsspec(url: str, reader: _Reader) -> Source:
     """Read a path on an fsspec filesystem (size checked first when the backend says it)."""
     shown = display_url(url)
+    refused = reader.url_policy.fsspec_refusal(url)
+    if refused is not None:  # decided from the text alone: says nothing of the target
+        return _error(E_URL_REFUSED, f"URL refused: {_printable(refused)}: {shown}")
     protocol = _printable(url.split(":", 1)[0].lower())
     try:
         import fsspec
@@ -728,7 +741,7 @@ def _load_path(value: str | os.PathLike[str] | os.PathLike[bytes], reader: _Read
             return _error(E_TOO_LARGE, _too_large_file(size, max_bytes, path))
         if _over_budget(reader, size):
             return POSTPONED
-        data = _read_fd(fd, size, max_bytes)
+        data = _read_document(fd, size, reader) or _read_fd(fd, size, max_bytes)
     except OSError as exc:
         return _error(E_UNREADABLE, f"cannot read file ({_reason(exc)}): {_display_path(path)}")
     finally:
@@ -738,6 +751,31 @@ def _load_path(value: str | os.PathLike[str] | os.PathLike[bytes], reader: _Read
     if not data:  # shrank after fstat
         return _error(E_EMPTY, f"empty file (0 bytes): {_display_path(path)}")
     return _finish(data, path, reader)
+
+
+def _read_document(fd: int, size: int, reader: _Reader) -> mmap.mmap | None:
+    """A big PDF whose pages will be rendered lazily, read into memory mapped for it alone;
+    None for anything else (read as usual).
+
+    Not into the C heap: freed by whichever loader thread read it, a 30 MB buffer would
+    stay in that thread's malloc arena (glibc returns such holes to the system only when
+    they reach its trim threshold), and a batch of documents read by a pool of threads
+    would hold one such hole per thread.
+    """
+    if not (reader.lazy_pages and reader.shrink) or size < _MAP_MIN_BYTES:
+        return None
+    if not hasattr(os, "readv") or os.pread(fd, 5, 0) != b"%PDF-":
+        return None
+    buffer = mmap.mmap(-1, size)
+    got = 0
+    with memoryview(buffer) as view:
+        while got < size and (count := os.readv(fd, [view[got:]])):
+            got += count
+    if got != size or os.read(fd, 1):  # the file changed size meanwhile: read it as usual
+        buffer.close()
+        os.lseek(fd, 0, os.SEEK_SET)
+        return None
+    return buffer
 
 
 def _read_fd(fd: int, size: int, max_bytes: int) -> bytes:
@@ -993,9 +1031,8 @@ async def load_sources(
         raise ConfigurationError(f"url_mode must be 'download' or 'passthrough', not {url_mode!r}")
     if download_concurrency < 1:
         raise ConfigurationError("download_concurrency must be at least 1")
-    reader = _Reader(
-        max_bytes, shrink, max_source_bytes, derived, storage_options, lazy_pages, budget
-    )
+    options = (derived, storage_options, lazy_pages, budget, url_policy)
+    reader = _Reader(max_bytes, shrink, max_source_bytes, *options)
     results: list[Source | None] = [None] * len(values)
     local_values: list[object] = []
     local_kinds: list[ValueKind] = []

@@ -15,11 +15,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
+import pytest
 from PIL import Image
 
 import ocr_frames as of
-from ocr_frames import _run
+from ocr_frames import _run, sources
+from ocr_frames._chunker import Chunk, Chunker
 from ocr_frames.cache import NullCache, ResultCache
+from ocr_frames.sources import load_local
 from ocr_frames.testing import WeChatEmulator
 
 from .conftest import make_png
@@ -93,6 +96,35 @@ def test_pdf_pages_are_rendered_lazily_within_chunk_bytes(tmp_path: Path) -> Non
     assert table.column("source").to_pylist() == [p for p in paths for _ in range(12)]
 
 
+def test_every_chunk_holds_at_most_chunk_bytes(tmp_path: Path) -> None:
+    # the chunker itself, fed by the real loader: rows in input order, a document's pages
+    # spread over chunks, each chunk's bytes (counted here, from its rows) under the limit
+    paths = _pdf_files(tmp_path / "docs", 3, 6)
+    (tmp_path / "card.png").write_bytes(make_png(1))
+    values = [paths[0], os.fspath(tmp_path / "card.png"), paths[1], paths[2]]
+    limit = 300 * 1024
+
+    async def load(batch: list[Any], budget: Any, derived: bool) -> list[sources.Source]:
+        return await sources.load_sources(batch, shrink=True, lazy_pages=True, budget=budget)
+
+    async def lookup(keys: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+        return {}, {}
+
+    async def main() -> list[Chunk]:
+        chunker = Chunker(values, load, lookup, lambda s: s.sha256, rows=5, max_bytes=limit)
+        return [chunk async for chunk in chunker.chunks()]
+
+    chunks = asyncio.run(main())
+    for chunk in chunks:
+        held = sum(len(row.data or b"") for row in chunk.rows)
+        assert len(chunk.rows) <= 5 and (held <= limit or len(chunk.rows) == 1), held
+    rows = [row for chunk in chunks for row in chunk.rows]
+    eager = [load_local(value, shrink=True) for value in values]
+    assert [r.sha256 for r in rows] == [p.sha256 for e in eager for p in (e.pages or (e,))]
+    assert [p for c in chunks for p in c.positions] == [0] * 6 + [1] + [2] * 6 + [3] * 6
+    assert sum(chunk.done for chunk in chunks) == 4 and len(chunks) >= 5
+
+
 def test_chunk_bytes_do_not_change_the_rows_and_reruns_render_only_missing_pages(
     tmp_path: Path,
 ) -> None:
@@ -123,6 +155,25 @@ def test_chunk_bytes_do_not_change_the_rows_and_reruns_render_only_missing_pages
     assert len(partial.calls) == 2  # only the pages whose answers were lost
     assert rerun["sha256"].tolist() == small["sha256"].tolist()
     assert rerun["cached"].tolist() == [i not in (2, 8) for i in range(16)]
+
+
+def test_repeated_and_mapped_documents_give_the_same_pages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # big PDFs are read into memory of their own (sources._read_document): make every PDF
+    # "big"; a document repeated within a read-ahead batch is one object used twice
+    monkeypatch.setattr(sources, "_MAP_MIN_BYTES", 1)
+    paths = _pdf_files(tmp_path / "docs", 2, 3)
+    engine = _Counting()
+    df = of.recognize(
+        [paths[0], paths[1], paths[0]], "bankcard", engine=engine, cache_dir=False,
+        progress=False, chunk_bytes=150 * 1024,
+    )  # fmt: skip
+    eager = [load_local(path, shrink=True) for path in paths]
+    expected = [[p.sha256 for p in src.pages or ()] for src in eager]
+    assert df["sha256"].tolist() == expected[0] + expected[1] + expected[0]
+    assert df["page"].tolist() == [1, 2, 3] * 3
+    assert len(engine.calls) == 6 and df["cached"].tolist() == [False] * 6 + [True] * 3
 
 
 def test_no_cache_duplicate_map_stays_bounded_and_duplicates_are_billed_once(
