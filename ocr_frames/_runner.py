@@ -8,6 +8,8 @@ is interrupted (``KeyboardInterrupt`` from the notebook's stop button, or any ot
 exception raised in the caller) the coroutine's task is cancelled on the worker's loop,
 the caller waits up to :data:`CANCEL_GRACE` seconds for its cleanup (answers committed to
 the cache, claims released, temporary files removed) and the exception is re-raised.
+A cancel of the caller's own task (Ctrl-C under ``asyncio.run(main())`` cancels the main
+task) counts as such an interrupt, noticed within 0.1 s.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ log = logging.getLogger("ocr_frames")
 #: Seconds an interrupted caller waits for the cancelled run to clean up before the
 #: interrupt is re-raised (the cleanup goes on in the background if it takes longer).
 CANCEL_GRACE: Final = 1.0
+#: How often a caller inside a running loop looks whether its own task was cancelled.
+_POLL: Final = 0.1
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
@@ -52,10 +56,16 @@ class _Worker(Generic[T]):
         self._outcome: tuple[T] | BaseException | None = None
 
     def run(self) -> T:
+        # the caller's task: under ``asyncio.run`` Ctrl-C only cancels it (asyncio's own
+        # SIGINT handler), which a blocking wait would never notice
+        # (Python 3.11+; 3.10's asyncio.run installs no such handler)
+        cancelling = getattr(asyncio.current_task(), "cancelling", None)
         thread = threading.Thread(target=self._thread, name="ocr-frames-run", daemon=True)
-        thread.start()
         try:
-            self._ended.wait()
+            thread.start()
+            while not self._ended.wait(_POLL):
+                if cancelling is not None and cancelling():
+                    raise asyncio.CancelledError  # ends the caller's task, as asked
         except BaseException:
             self._cancel()
             if not self._ended.wait(CANCEL_GRACE):

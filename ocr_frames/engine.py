@@ -19,6 +19,7 @@ and ``recognize_many(images, kind)``.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import random
 import time
@@ -175,12 +176,14 @@ class WeChatEngine(BaseEngine):
 
     @property
     def identity(self) -> str:
-        """``"wechat"`` for the platform; ``"wechat@scheme://host[:port]/path"`` otherwise.
+        """``"wechat"`` for the platform; ``"wechat@scheme://host[:port]/~DIGEST"`` otherwise.
 
         Answers from a gateway or emulator must not mix with the platform's, nor with
-        another backend's: scheme and host lower-case, default port dropped, no trailing
-        slash, never the user info.  The account is not part of it (answers do not depend
-        on it), so two appids on one backend share cached answers.
+        another backend's: scheme and host lower-case, default port dropped, never the user
+        info; the path (no trailing slash) enters as the first 12 hex digits of its sha256,
+        because gateways put keys in paths and the identity is written to Parquet metadata
+        and cache exports.  The account is not part of it (answers do not depend on it), so
+        two appids on one backend share cached answers.
         """
         from .wechat import DEFAULT_BASE_URL
 
@@ -196,7 +199,8 @@ class WeChatEngine(BaseEngine):
         from ._proxies import shown_proxy
 
         parts = urlsplit(self.base_url)  # a gateway URL may carry user:password
-        shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+        netloc = parts.netloc.rpartition("@")[2]  # and a query or fragment a signature
+        shown = parts._replace(netloc=netloc, query="", fragment="").geturl()
         text = f"WeChatEngine(appid={self._appid!r}, base_url={shown!r}"
         if self._proxy is not None:
             text += f", proxy={shown_proxy(self._proxy)!r}"
@@ -398,8 +402,9 @@ def _backend(base_url: str) -> str:
     host = f"[{host}]" if ":" in host else host
     default = {"http": 80, "https": 443}.get(url.scheme)
     port = "" if url.port in (None, default) else f":{url.port}"
-    path = url.raw_path.split(b"?", 1)[0].decode("ascii").rstrip("/")  # still %-encoded
-    return f"{url.scheme}://{host}{port}{path}"
+    path = url.raw_path.split(b"?", 1)[0].rstrip(b"/")  # still %-encoded
+    digest = f"/~{hashlib.sha256(path).hexdigest()[:12]}" if path else ""
+    return f"{url.scheme}://{host}{port}{digest}"
 
 
 def _make_limiter(rate_limit: float | Limiter | None) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -27,21 +28,33 @@ def test_the_default_platform_keeps_its_identity(base_url: str | None) -> None:
     assert of.WeChatEngine(appid="a", secret="b", base_url=base_url).identity == "wechat"
 
 
+def _digest(path: str) -> str:
+    return "/~" + hashlib.sha256(path.encode()).hexdigest()[:12]
+
+
 @pytest.mark.parametrize(
     ("base_url", "identity"),
     [
         ("http://127.0.0.1:9/", "wechat@http://127.0.0.1:9"),
-        ("HTTPS://GW.example/prod-wechat/", "wechat@https://gw.example/prod-wechat"),
-        ("https://gw.example:443/staging-mock", "wechat@https://gw.example/staging-mock"),
-        ("http://gw.example:80/a/b/", "wechat@http://gw.example/a/b"),
-        ("http://gw.example:8080/a", "wechat@http://gw.example:8080/a"),
-        ("https://user:pa55@gw.example/x", "wechat@https://gw.example/x"),
-        ("http://[::1]:8080/a", "wechat@http://[::1]:8080/a"),
-        ("https://api.weixin.qq.com/v2", "wechat@https://api.weixin.qq.com/v2"),
+        ("HTTPS://GW.example/prod-wechat/", "wechat@https://gw.example" + _digest("/prod-wechat")),
+        (
+            "https://gw.example:443/staging-mock",
+            "wechat@https://gw.example" + _digest("/staging-mock"),
+        ),
+        ("http://gw.example:80/a/b/", "wechat@http://gw.example" + _digest("/a/b")),
+        ("http://gw.example:8080/a", "wechat@http://gw.example:8080" + _digest("/a")),
+        ("https://user:pa55@gw.example/x", "wechat@https://gw.example" + _digest("/x")),
+        ("http://[::1]:8080/a", "wechat@http://[::1]:8080" + _digest("/a")),
+        ("https://api.weixin.qq.com/v2", "wechat@https://api.weixin.qq.com" + _digest("/v2")),
+        # pinned: changing the digest would orphan gateway users' caches
+        ("https://gw.example/k-9f8e7d6c5b4a", "wechat@https://gw.example/~937ea9c0ca65"),
     ],
 )
-def test_identity_names_scheme_host_port_and_path(base_url: str, identity: str) -> None:
+def test_identity_names_scheme_host_port_and_a_digest_of_the_path(
+    base_url: str, identity: str
+) -> None:
     assert of.WeChatEngine(access_token="t", base_url=base_url).identity == identity
+    assert "k-9f8e" not in identity  # a key in the path never reaches files
 
 
 def test_backends_that_differ_in_one_part_differ_in_identity() -> None:
@@ -94,3 +107,8 @@ def test_two_credentials_on_one_backend_share_answers(tmp_path: Path) -> None:
         assert _run(by_secret, image, cache) is False
         assert _run(by_token, image, cache) is True
         assert emu.total_billed == 1
+
+
+def test_repr_shows_no_credentials_of_the_base_url() -> None:
+    engine = of.WeChatEngine(access_token="t", base_url="https://u:pa55@gw.example/x?sig=abc#f")
+    assert repr(engine) == "WeChatEngine(appid=None, base_url='https://gw.example/x')"

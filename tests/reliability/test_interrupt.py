@@ -131,6 +131,37 @@ def test_interrupt_inside_a_running_loop_stops_billing_and_keeps_answers(
     )
 
 
+def test_ctrl_c_under_asyncio_run_stops_a_sync_call_inside_it(
+    image_files: Callable[..., list[str]], tmp_path: Path
+) -> None:
+    """A script's ``asyncio.run(main())`` calling the sync API: asyncio's own SIGINT
+    handler only cancels the main task, which sits in the blocking call."""
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    paths = image_files(N)
+    with WeChatEmulator(latency=LATENCY) as emu:
+        engine = of.WeChatEngine(appid=emu.appid, secret=emu.secret, base_url=emu.base_url)
+
+        async def main() -> None:
+            of.recognize(
+                paths,
+                "bankcard",
+                engine=engine,
+                cache_dir=tmp_path / "cache",
+                concurrency=CONCURRENCY,
+                progress=False,
+            )
+
+        with _Interrupter(emu, after=8) as interrupt, pytest.raises(KeyboardInterrupt):
+            asyncio.run(main())
+        took = time.monotonic() - interrupt.sent_at
+        billed = emu.total_billed
+        _quiet(emu)
+        final = emu.total_billed
+    assert took < STOP_WITHIN, f"control came back {took:.2f}s after Ctrl-C"
+    assert final <= billed + CONCURRENCY and final < N // 2, (billed, final)
+    _assert_no_claims_left(tmp_path / "cache")
+
+
 @pytest.mark.timeout(120)
 def test_interrupting_a_real_jupyter_kernel_stops_the_run(
     image_files: Callable[..., list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
