@@ -24,6 +24,7 @@ from ._version import __version__
 from .engine import BaseEngine, Engine, Limiter, RetryPolicy, WeChatEngine
 from .flatten import explode
 from .kinds import KINDS, schema
+from .parquet import read_parquet
 from .pipeline import (
     RunSummary,
     arecognize,
@@ -61,6 +62,7 @@ __all__ = [
     "idcard",
     "menu",
     "platenum",
+    "read_parquet",
     "recognize",
     "recognize_arrow",
     "recognize_to_parquet",

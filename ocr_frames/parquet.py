@@ -15,19 +15,27 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ._files import DEFAULT_FILE_MODE, create_private, temporary_beside
 from ._version import __version__
+from .flatten import to_pandas
 
-__all__ = ["DEFAULT_ROW_GROUP_ROWS", "METADATA_KEY", "AtomicParquetWriter", "read_metadata"]
+__all__ = [
+    "DEFAULT_ROW_GROUP_ROWS",
+    "METADATA_KEY",
+    "AtomicParquetWriter",
+    "read_metadata",
+    "read_parquet",
+]
 
 DEFAULT_ROW_GROUP_ROWS: Final = 16_384
 METADATA_KEY: Final = b"ocr_frames"
@@ -212,3 +220,18 @@ class AtomicParquetWriter:
                 raise
         else:
             self.abort()
+
+
+def read_parquet(
+    path: str | os.PathLike[str], *, columns: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """A Parquet file written by ocr-frames, back as the frame ``recognize`` returned.
+
+    Same dtypes (``string``, ``date32``, ``Int32``/``Int64``, ``boolean``, list columns):
+    ``pd.read_parquet`` would give ``page`` as float64 and dates as objects.  The file's
+    ``ocr_frames`` metadata (kind, engine, run summary) is in ``df.attrs["ocr_frames"]``.
+    """
+    table = pq.read_table(path, columns=list(columns) if columns is not None else None)
+    frame = to_pandas(table.replace_schema_metadata(None))
+    frame.attrs["ocr_frames"] = read_metadata(path)
+    return frame

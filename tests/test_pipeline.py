@@ -343,6 +343,20 @@ def test_write_parquet_round_trip(
     assert back.column("id_num").to_pylist() == df["id_num"].tolist()
 
 
+@pytest.mark.parametrize("kind", of.KINDS)
+def test_read_parquet_gives_back_the_frame_recognize_returned(
+    kind: str, engine: of.WeChatEngine, image_files: Callable[..., list[str]], tmp_path: Path
+) -> None:
+    paths = [*image_files(3), str(tmp_path / "missing.png")]  # an error row: nulls too
+    df = of.recognize(paths, kind, engine=engine, cache_dir=False, progress=False)
+    of.write_parquet(df, tmp_path / "k.parquet")
+    back = of.read_parquet(tmp_path / "k.parquet")
+    pd.testing.assert_frame_equal(back, df)  # dtypes included (page Int32, dates, strings)
+    assert back.attrs["ocr_frames"]["kind"] == kind
+    plain = pd.read_parquet(tmp_path / "k.parquet")  # what read_parquet is there to avoid
+    assert not plain.dtypes.equals(df.dtypes)
+
+
 class _FileServer(ThreadingHTTPServer):
     files: dict[str, bytes]
 
