@@ -121,8 +121,11 @@ def is_multipage_tiff(data: bytes) -> bool:
         UnidentifiedImageError,
         OSError,
         ValueError,
+        SyntaxError,  # Pillow's TIFF reader on a broken directory chain
+        TypeError,  # ... and on a page without dimensions
         Image.DecompressionBombError,
         Image.DecompressionBombWarning,  # raised when warnings are errors
+        UserWarning,  # "Corrupt EXIF data", likewise
     ):
         return False  # not decodable: sent as it is, like before (huge: refused by convert)
 
@@ -172,7 +175,13 @@ class Document:
             what = "PDF"
         else:
             self._tiff = _open(data)
-            count = int(getattr(self._tiff, "n_frames", 1))
+            try:
+                count = int(getattr(self._tiff, "n_frames", 1))
+            except (OSError, ValueError, SyntaxError, TypeError, EOFError) as exc:
+                self.close()
+                raise ConversionError(
+                    E_NOT_IMAGE, f"document cannot be read ({_detail(exc)})"
+                ) from None
             what = "document"
         if count > MAX_PAGES or count == 0:
             self.close()
@@ -186,10 +195,18 @@ class Document:
             if self._pdf is not None:
                 pdf = self._pdf
                 with _PDFIUM_LOCK:  # a rendering has no EXIF orientation to apply
-                    image = _pdf_call("PDF page cannot be rendered", self._render, pdf[index])
+                    # pdf[index] loads the page: inside _pdf_call, whose errors are rows
+                    image = _pdf_call(
+                        "PDF page cannot be rendered", lambda: self._render(pdf[index])
+                    )
                 return _jpeg(image, self.max_bytes)  # (before the next page reuses the buffer)
             if self._tiff is not None:
-                self._tiff.seek(index)
+                try:
+                    self._tiff.seek(index)
+                except (OSError, ValueError, SyntaxError, TypeError, EOFError) as exc:
+                    raise ConversionError(
+                        E_NOT_IMAGE, f"document page cannot be read ({_detail(exc)})"
+                    ) from None
                 _check_pixels(self._tiff.size)
                 upright = _upright(self._tiff)
             else:
@@ -259,7 +276,7 @@ def _open(data: bytes | mmap.mmap) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         # Image.open checks the header's size; the warning is an error under -W error
         raise ConversionError(E_NOT_IMAGE, f"possible decompression bomb ({exc})") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, TypeError) as exc:
         raise ConversionError(E_NOT_IMAGE, f"image cannot be decoded ({_detail(exc)})") from None
     _check_pixels(img.size)
     return img
@@ -284,7 +301,7 @@ def _upright(img: Image.Image) -> Image.Image:
     """The image turned by its EXIF orientation, in a mode JPEG takes (decodes it)."""
     try:
         return _rgb(ImageOps.exif_transpose(img))
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+    except (OSError, ValueError, SyntaxError, TypeError, Image.DecompressionBombError) as exc:
         raise ConversionError(E_NOT_IMAGE, f"image cannot be decoded ({_detail(exc)})") from None
 
 

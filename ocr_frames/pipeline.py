@@ -86,7 +86,7 @@ _RECOGNIZE_DOC = """Recognise every image in a column: one typed row per input r
     sent as they are are never re-encoded.
 
     Memory stays bounded: rows go through the run in chunks of at most ``chunk_size`` rows
-    and ``chunk_bytes`` bytes of image data (32 MB; a document's pages are rendered as
+    and ``chunk_bytes`` bytes of image data (16 MB; a document's pages are rendered as
     their chunk comes, not all at once), a few chunks at a time.
 
     URLs are downloaded under a URL policy (against SSRF, see :mod:`ocr_frames._urlpolicy`):

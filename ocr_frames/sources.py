@@ -41,6 +41,7 @@ import asyncio
 import base64
 import binascii
 import hashlib
+import logging
 import math
 import mmap
 import os
@@ -115,6 +116,7 @@ DEFAULT_MAX_SOURCE_BYTES: Final = 64 * 1024 * 1024
 ValueKind = Literal["null", "path", "url", "bytes", "data", "fsspec", "invalid"]
 UrlMode = Literal["download", "passthrough"]
 
+log = logging.getLogger("ocr_frames")
 _MB: Final = 1024 * 1024
 _MAX_SHOWN_CHARS: Final = 240  # long paths/URLs are cut in messages
 _BATCH_MAX: Final = 256  # local values handed to one executor job
@@ -537,18 +539,25 @@ class Pages:
         try:
             data = self._document.page(number - 1)
         except _shrink.ConversionError as exc:
-            return Source(
-                data=None,
-                sha256=None,
-                errcode=exc.errcode,
-                errmsg=f"{exc.message}: {self._shown}",
-                original_sha256=self.original_sha256,
-                page=number,
-            )
+            return self._failed(number, exc.errcode, exc.message)
+        except Exception as exc:  # a decoder's surprise: one bad page never sinks the run
+            log.warning("page %d of %s: %s", number, self._shown, type(exc).__name__)
+            message = f"page cannot be rendered ({type(exc).__name__})"
+            return self._failed(number, E_NOT_IMAGE, message)
         digest = hashlib.sha256(data).hexdigest()
         with self._lock:
             self._sent[number] = digest
         return Source(data=data, sha256=digest, original_sha256=self.original_sha256, page=number)
+
+    def _failed(self, number: int, errcode: int, message: str) -> Source:
+        return Source(
+            data=None,
+            sha256=None,
+            errcode=errcode,
+            errmsg=f"{message}: {self._shown}",
+            original_sha256=self.original_sha256,
+            page=number,
+        )
 
     def close(self) -> None:
         """Free the document.  Once every page was rendered, remember what was sent for

@@ -204,3 +204,61 @@ def test_symlink_loops_in_a_folder_input_end(tmp_path: Path) -> None:
     (folder / "sub" / "loop").symlink_to(folder, target_is_directory=True)
     (folder / "self").symlink_to(folder / "self")  # a link to itself
     assert read_images(str(folder)) == [str(folder / "sub" / "a.png")]
+
+
+def _pdf_with_a_missing_page() -> bytes:
+    """A PDF that says it has 2 pages but holds 1: PDFium fails to load page 2."""
+    stream = b"0 0 1 rg 10 10 50 50 re f"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Count 2 /Kids [3 0 R] >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 100] /Contents 4 0 R >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+    ]
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return out
+
+
+def test_a_page_that_cannot_be_rendered_is_one_error_row_not_a_failed_run() -> None:
+    values = [make_png(i) for i in range(20)] + [_pdf_with_a_missing_page()]
+    values += [make_png(i) for i in range(20, 25)]
+    with WeChatEmulator() as emu:
+        engine = of.WeChatEngine(appid=emu.appid, secret=emu.secret, base_url=emu.base_url)
+        df = of.recognize(
+            pd.Series(values),
+            "comm",
+            engine=engine,
+            cache_dir=False,
+            chunk_size=8,
+            progress=False,
+        )
+        billed = emu.total_billed
+    assert len(df) == 27  # 20 images, the PDF's 2 pages, 5 images
+    bad = df[df["errcode"] != 0]
+    assert bad["errcode"].tolist() == [900006] and bad["page"].tolist() == [2]
+    assert "PDF page cannot be rendered" in bad["errmsg"].iloc[0]
+    assert billed == 26  # every other row was sent, and its answer kept
+
+
+def test_a_broken_multipage_tiff_never_fails_the_run() -> None:
+    broken = tiff(3)[: len(tiff(3)) // 2]  # the directory chain ends mid-page
+    with WeChatEmulator() as emu:
+        engine = of.WeChatEngine(appid=emu.appid, secret=emu.secret, base_url=emu.base_url)
+        df = of.recognize(
+            pd.Series([make_png(1), broken, make_png(2)]),
+            "comm",
+            engine=engine,
+            cache_dir=False,
+            progress=False,
+        )
+    assert len(df) == 3 and df["errcode"].iloc[[0, 2]].tolist() == [0, 0]
