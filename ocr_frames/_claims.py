@@ -53,6 +53,8 @@ from typing import Final
 
 import diskcache
 
+from ._files import try_flock
+
 if sys.platform != "win32":
     import fcntl
 
@@ -67,10 +69,6 @@ log = logging.getLogger("ocr_frames")
 DEFAULT_CLAIM_TTL: Final = 3600.0
 
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
-
-#: How a lock held by another open file description fails; any other error means the
-#: file system offers no usable ``flock``.
-_HELD: Final = frozenset({errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES})
 
 _BOOT_ID: Final = "/proc/sys/kernel/random/boot_id"
 
@@ -121,18 +119,6 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:  # someone else's process: alive
         return True
-    return True
-
-
-def _try_lock(fd: int) -> bool:
-    """Lock ``fd`` if nobody holds it; False when a live run holds it.  Raises
-    :class:`OSError` when the file system offers no usable ``flock``."""
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        if exc.errno in _HELD:
-            return False
-        raise
     return True
 
 
@@ -233,7 +219,7 @@ class Claims:
             return True
         try:
             try:
-                if not _try_lock(fd):
+                if not try_flock(fd):
                     return True
             except OSError as exc:
                 self._no_flock(exc)

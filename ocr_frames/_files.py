@@ -11,11 +11,16 @@ complete: an existing output is replaced whole (with our mode), never truncated 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Final
+
+if sys.platform != "win32":
+    import fcntl
 
 __all__ = [
     "DEFAULT_FILE_MODE",
@@ -23,11 +28,34 @@ __all__ = [
     "create_private",
     "parse_file_mode",
     "private_output",
+    "try_flock",
     "write_private_text",
 ]
 
 #: Mode of every file ocr-frames writes that may hold personal data.
 DEFAULT_FILE_MODE: Final = 0o600
+
+#: How a lock held by another open file description fails; any other error means the
+#: file system offers no usable ``flock``.
+_HELD: Final = frozenset({errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES})
+
+
+def try_flock(fd: int) -> bool:
+    """Lock ``fd`` exclusively if nobody holds it; False when someone does.
+
+    A lock held for a process's life is how ocr-frames tells a live run (or writer) from
+    a dead one: the kernel drops it however the process dies, whatever its pid.  Raises
+    :class:`OSError` where the file system offers no usable ``flock`` (NFS, Windows).
+    """
+    if sys.platform == "win32":  # pragma: no cover
+        raise OSError(errno.ENOSYS, "no flock on Windows")
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in _HELD:
+            return False
+        raise
+    return True
 
 
 def check_file_mode(mode: int) -> int:

@@ -388,9 +388,8 @@ class _Run:
                 await producer
             finally:
                 producer.cancel()
-                pending = [t for t in self.inflight.values() if not t.done()]
-                for t in pending:
-                    t.cancel()
+                for t in self.inflight.values():
+                    t.cancel()  # a no-op for calls already done
                 # all of them: calls that failed after the one raised are retrieved too
                 await asyncio.gather(producer, *self.inflight.values(), return_exceptions=True)
                 await self.writer.aclose()

@@ -32,6 +32,7 @@ ones all the time, so a batch of PDFs would otherwise hold far more than it uses
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import io
@@ -39,7 +40,6 @@ import math
 import mmap
 import threading
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, Final
 
 import PIL
@@ -137,7 +137,7 @@ def convert(data: bytes, max_bytes: int) -> Converted:
     """
     kind = document_type(data)
     if kind == "pdf" or (kind == "tiff" and is_multipage_tiff(data)):
-        with Document(data, max_bytes) as document:
+        with contextlib.closing(Document(data, max_bytes)) as document:
             pages = tuple(document.page(index) for index in range(document.count))
         return Converted(pages, kind == "pdf" or len(pages) > 1)
     if kind == "heif":
@@ -257,17 +257,6 @@ class Document:
         if pdf is not None or tiff is not None:
             pdf = tiff = None  # the last references to the original's bytes: free them first
             trim_heap()
-
-    def __enter__(self) -> Document:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _open(data: bytes | mmap.mmap) -> Image.Image:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ._files import DEFAULT_FILE_MODE, create_private, temporary_beside
+from ._files import DEFAULT_FILE_MODE, create_private, temporary_beside, try_flock
 from ._version import __version__
 from .flatten import to_pandas
 
@@ -68,22 +67,6 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     return dict(json.loads(raw)) if raw else {}
 
 
-if sys.platform != "win32":
-    import fcntl
-
-    def _lock(fd: int, *, wait: bool) -> bool:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except OSError:  # held by a live writer (or no flock here: leave the file alone)
-            return False
-        return True
-
-else:  # pragma: no cover - no flock: temporaries are never judged stale
-
-    def _lock(fd: int, *, wait: bool) -> bool:
-        return wait
-
-
 def _remove_stale_temporaries(target: Path) -> None:
     """Remove the temporary files of writers of ``target`` that are gone."""
     for tmp in target.parent.glob(f".{target.name}.tmp-*"):
@@ -92,7 +75,11 @@ def _remove_stale_temporaries(target: Path) -> None:
         except OSError:
             continue
         try:
-            if _lock(fd, wait=False):  # nobody holds it: its writer is dead
+            try:
+                dead = try_flock(fd)  # nobody holds it: its writer is gone
+            except OSError:  # no usable flock here: cannot tell, leave the file alone
+                dead = False
+            if dead:
                 with contextlib.suppress(OSError):
                     tmp.unlink()
         finally:
@@ -126,7 +113,10 @@ class AtomicParquetWriter:
         self._lock_fd: int | None = create_private(fresh, file_mode)
         self._sink: Any = None
         try:
-            _lock(self._lock_fd, wait=True)
+            # a file nobody else has opened: the lock is ours at once (without a usable
+            # flock the file is never judged stale, see _remove_stale_temporaries)
+            with contextlib.suppress(OSError):
+                try_flock(self._lock_fd)
             os.rename(fresh, self._tmp)
             # written through our own descriptor: the file we locked, whatever the path
             self._sink = os.fdopen(os.dup(self._lock_fd), "wb", buffering=0)
