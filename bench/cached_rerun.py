@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import common
+from bench import common
 
 KIND = "idcard"
 TARGET_RATIO = 1.5
@@ -97,7 +97,7 @@ def _short(filename: str) -> str:
 
 def run(quick: bool = False) -> dict[str, Any]:
     import ocr_frames as of
-    from ocr_frames.cache import ResultCache
+    from ocr_frames._cache.store import ResultCache
 
     common.loopback_only()
     n = 1000 if quick else 10_000

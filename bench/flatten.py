@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from . import common
+from bench import common
 
 ROWS = 100_000
 DISTINCT = 25_000
@@ -46,8 +46,8 @@ DATE_FORMATS = {
 
 def answers(kind: str, rows: int = ROWS, distinct: int = DISTINCT) -> list[dict[str, Any]]:
     """``rows`` realistic answers of ``kind`` (``distinct`` different ones, repeated)."""
-    from ocr_frames._parse import parse_response
     from ocr_frames.testing._answers import error_body, fallback_answer
+    from ocr_frames.wechat._parse import parse_response
 
     base = []
     every = round(1 / ERROR_SHARE)
@@ -69,7 +69,7 @@ def answers(kind: str, rows: int = ROWS, distinct: int = DISTINCT) -> list[dict[
 
 
 def _dtype(arrow_type: pa.DataType) -> Any:
-    from ocr_frames.flatten import _pandas_dtype
+    from ocr_frames._tables.flatten import _pandas_dtype
 
     return _pandas_dtype(arrow_type)
 
@@ -169,7 +169,7 @@ def _identical(kind: str, ours: pd.DataFrame, theirs: pd.DataFrame) -> bool:
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    from ocr_frames.flatten import to_arrow, to_pandas
+    from ocr_frames._tables.flatten import to_arrow, to_pandas
     from ocr_frames.kinds import KINDS
 
     rows = 10_000 if quick else ROWS

@@ -49,7 +49,7 @@ CARDS = ("idcard", "bankcard", "driving", "drivinglicense")
 
 def expected(entry: Mapping[str, Any]) -> dict[str, Any]:
     """The truth answer normalised exactly as a WeChat response would be."""
-    from ocr_frames._parse import parse_response
+    from ocr_frames.wechat._parse import parse_response
 
     body = json.dumps(entry["answer"], ensure_ascii=False).encode()
     return parse_response(entry["kind"], 200, body)

@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import common
+from bench import common
 
 KIND = "idcard"
 SIZES = (10_000, 50_000, 200_000)

@@ -34,8 +34,8 @@ from typing import Any
 
 import httpx
 
-from . import common
-from .cached_rerun import _short, top_functions
+from bench import common
+from bench.cached_rerun import _short, top_functions
 
 KIND = "idcard"
 CONCURRENCIES = (1, 16, 64)
@@ -66,7 +66,7 @@ def ours(emu: common.EmulatorProcess, images: list[bytes], concurrency: int) -> 
 
 def engine_transport() -> Any:
     """The transport ``WeChatEngine`` gives its client for direct (unproxied) calls."""
-    from ocr_frames import engine
+    from ocr_frames._engine import engine
 
     options = getattr(engine, "_http_options", None)
     if options is not None:
@@ -74,7 +74,7 @@ def engine_transport() -> Any:
     make = getattr(engine, "_default_transport", None)
     if make is not None:
         return make()
-    from ocr_frames._h11transport import H11Transport
+    from ocr_frames._http.h11 import H11Transport
 
     return H11Transport()
 
@@ -209,7 +209,7 @@ def transport_ab(
     """Client CPU µs per raw httpx call (no library around it) for httpx's own transport,
     the tree's ``H11Transport`` and ``others``; the transports take turns, ``rounds`` times,
     against one emulator process (latency 0), each on fresh images."""
-    from ocr_frames._h11transport import H11Transport
+    from ocr_frames._http.h11 import H11Transport
 
     contenders: dict[str, Callable[[], Any]] = {
         "httpx.AsyncHTTPTransport": httpx.AsyncHTTPTransport,

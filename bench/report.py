@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from . import common
+from bench import common
 
 OUT = common.ROOT / "BENCHMARKS.md"
 NOTES = common.ROOT / "bench" / "notes.md"

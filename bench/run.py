@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from . import cached_rerun, common, flatten, memory, overhead, report, throughput
+from bench import cached_rerun, common, flatten, memory, overhead, report, throughput
 
 BENCHMARKS: dict[str, tuple[Callable[[bool], dict[str, Any]], Any]] = {
     "throughput": (throughput.run, throughput.plot),

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from . import common
+from bench import common
 
 KIND = "idcard"
 LATENCIES = (0.1, 0.3)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging as _logging
 
-from . import accessor as _accessor  # noqa: F401  (importing it registers df.ocr)
-from ._errors import (
+from ocr_frames._engine.engine import BaseEngine, Engine, Limiter, RetryPolicy, WeChatEngine
+from ocr_frames._errors import (
     AuthError,
     ConfigurationError,
     ImageError,
@@ -20,12 +20,7 @@ from ._errors import (
     RecognitionError,
     TransportError,
 )
-from ._version import __version__
-from .engine import BaseEngine, Engine, Limiter, RetryPolicy, WeChatEngine
-from .flatten import explode
-from .kinds import KINDS, schema
-from .parquet import read_parquet
-from .pipeline import (
+from ocr_frames._run.pipeline import (
     RunSummary,
     arecognize,
     recognize,
@@ -33,7 +28,21 @@ from .pipeline import (
     recognize_to_parquet,
     write_parquet,
 )
-from .shortcuts import bankcard, bizlicense, comm, driving, drivinglicense, idcard, menu, platenum
+from ocr_frames._run import accessor as _accessor  # noqa: F401  (importing it registers df.ocr)
+from ocr_frames._run.shortcuts import (
+    bankcard,
+    bizlicense,
+    comm,
+    driving,
+    drivinglicense,
+    idcard,
+    menu,
+    platenum,
+)
+from ocr_frames._tables.flatten import explode
+from ocr_frames._tables.parquet import read_parquet
+from ocr_frames._version import __version__
+from ocr_frames.kinds import KINDS, schema
 
 __all__ = [
     "KINDS",

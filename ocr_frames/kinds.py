@@ -158,7 +158,7 @@ KINDS: Final[tuple[str, ...]] = tuple(s.name for s in _SPECS)
 def check_kind(kind: str) -> str:
     """Return ``kind`` if it is one of :data:`KINDS`, else raise ConfigurationError."""
     if kind not in _BY_NAME:
-        from ._errors import ConfigurationError
+        from ocr_frames._errors import ConfigurationError
 
         raise ConfigurationError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
     return kind

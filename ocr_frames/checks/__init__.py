@@ -64,14 +64,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from .._files import DEFAULT_FILE_MODE
-from ..kinds import check_kind
-from . import _duplicates
-from ._apply import check_columns
-from ._catalogue import CHECKS, CheckInfo
-from ._common import Column, row_ok
-from ._link import link
-from ._report import render_html, resolve_kind, summary_table, write_html
+from ocr_frames._base.files import DEFAULT_FILE_MODE
+from ocr_frames.checks import _duplicates
+from ocr_frames.checks._apply import check_columns
+from ocr_frames.checks._catalogue import CHECKS, CheckInfo
+from ocr_frames.checks._common import Column, row_ok
+from ocr_frames.checks._link import link
+from ocr_frames.checks._report import render_html, resolve_kind, summary_table, write_html
+from ocr_frames.kinds import check_kind
 
 __all__ = [
     "CHECKS",

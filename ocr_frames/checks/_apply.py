@@ -11,10 +11,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ..kinds import check_kind
-from . import _bank, _dates, _duplicates, _ric, _uscc, _vehicle
-from ._catalogue import CHECKS
-from ._common import (
+from ocr_frames.checks import _bank, _dates, _duplicates, _ric, _uscc, _vehicle
+from ocr_frames.checks._catalogue import CHECKS
+from ocr_frames.checks._common import (
     BOOL,
     DATE,
     INT,
@@ -29,6 +28,7 @@ from ._common import (
     spread_objects,
     text_column,
 )
+from ocr_frames.kinds import check_kind
 
 Ok = npt.NDArray[np.bool_]
 

@@ -18,7 +18,7 @@ from typing import Final
 
 from stdnum import luhn
 
-from ._common import compact
+from ocr_frames.checks._common import compact
 
 MIN_LENGTH: Final = 16
 MAX_LENGTH: Final = 19

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ._common import BOOL, Column, bool_array, date_array, day, text_column
+from ocr_frames.checks._common import BOOL, Column, bool_array, date_array, day, text_column
 
 #: kind → (date columns in their required order, strict "<" between neighbours?)
 ORDER: Final[dict[str, tuple[tuple[str, ...], tuple[bool, ...]]]] = {

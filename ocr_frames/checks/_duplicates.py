@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ._common import BOOL, INT, Codes, Column, encode
+from ocr_frames.checks._common import BOOL, INT, Codes, Column, encode
 
 #: kind → the column holding the document's number
 NUMBER_COLUMNS: Final[dict[str, str]] = {

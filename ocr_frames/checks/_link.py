@@ -36,8 +36,18 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from ._common import BOOL, DATE, INT, STR, arrow_text, as_text, compact_array, date_array, row_ok
-from ._ric import normalise_sex, ric_result
+from ocr_frames.checks._common import (
+    BOOL,
+    DATE,
+    INT,
+    STR,
+    arrow_text,
+    as_text,
+    compact_array,
+    date_array,
+    row_ok,
+)
+from ocr_frames.checks._ric import normalise_sex, ric_result
 
 
 def _birth_from_id(number: str) -> date | None:

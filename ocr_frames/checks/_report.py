@@ -16,12 +16,12 @@ from typing import Any, Final
 
 import pandas as pd
 
-from .._files import DEFAULT_FILE_MODE, write_private_text
-from .._version import __version__
-from ..kinds import check_kind, spec
-from ..mask import mask_frame
-from ._catalogue import CHECKS
-from ._common import INT, STR
+from ocr_frames._base.files import DEFAULT_FILE_MODE, write_private_text
+from ocr_frames._version import __version__
+from ocr_frames.checks._catalogue import CHECKS
+from ocr_frames.checks._common import INT, STR
+from ocr_frames.kinds import check_kind, spec
+from ocr_frames.mask import mask_frame
 
 #: kind → the (masked) columns that identify a row in the failing-rows table
 DISPLAY_COLUMNS: Final[dict[str, tuple[str, ...]]] = {

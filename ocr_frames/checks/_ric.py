@@ -21,8 +21,8 @@ from typing import Final
 
 from stdnum.cn import ric
 
-from ._common import compact
-from ._regions import province, region_known
+from ocr_frames.checks._common import compact
+from ocr_frames.checks._regions import province, region_known
 
 _FORMAT: Final = re.compile(r"[0-9]{17}[0-9X]")
 MALE = "男"

@@ -28,7 +28,7 @@ from typing import Final
 
 from stdnum.cn import uscc
 
-from ._common import compact
+from ocr_frames.checks._common import compact
 
 ALPHABET: Final = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC: Final = "uscc"

@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from ._common import compact
+from ocr_frames.checks._common import compact
 
 VIN_LENGTH: Final = 17
 VIN_ALPHABET: Final = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"

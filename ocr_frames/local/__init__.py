@@ -15,16 +15,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._engine import LAYOUT_VERSION, LocalEngine
+from ocr_frames.local._engine import LAYOUT_VERSION, LocalEngine
 
 if TYPE_CHECKING:
-    from ._serve import LocalServer, serve
+    from ocr_frames.local._serve import LocalServer, serve
 
 
 def __getattr__(name: str) -> Any:
     # the server pulls in the HTTP plumbing: imported only by those who serve
     if name in ("LocalServer", "serve"):
-        from . import _serve
+        from ocr_frames.local import _serve
 
         return getattr(_serve, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,10 +6,10 @@ import asyncio
 import logging
 from typing import Any, Final
 
-from .._errors import E_ENGINE, ConfigurationError
-from ..engine import BaseEngine
-from ..kinds import check_kind
-from ._ocr import DET_LIMIT, decode_image, get_core, model_id, rapidocr_version
+from ocr_frames._engine.engine import BaseEngine
+from ocr_frames._errors import E_ENGINE, ConfigurationError
+from ocr_frames.kinds import check_kind
+from ocr_frames.local._ocr import DET_LIMIT, decode_image, get_core, model_id, rapidocr_version
 
 __all__ = ["LAYOUT_VERSION", "LocalEngine"]
 
@@ -83,7 +83,7 @@ class LocalEngine(BaseEngine):
 
     def recognize_bytes(self, kind: str, data: bytes) -> Answer:
         """One image → one answer, synchronously, in the calling thread."""
-        from .layouts import parse
+        from ocr_frames.local.layouts import parse
 
         check_kind(kind)
         if not data:
@@ -129,7 +129,7 @@ async def _download(url: str) -> tuple[bytes, Answer | None]:
     """Fetch ``img_url`` like the platform does; failures are its 101000."""
     import httpx
 
-    from ..sources import download
+    from ocr_frames._sources.sources import download
 
     async with httpx.AsyncClient(trust_env=False) as client:
         source = await download(url, client=client)

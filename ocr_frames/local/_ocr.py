@@ -103,7 +103,7 @@ def models_dir() -> Path:
     """The ``models`` folder inside the installed rapidocr package (not imported)."""
     found = util.find_spec("rapidocr")
     if found is None or not found.submodule_search_locations:
-        from .._errors import ConfigurationError
+        from ocr_frames._errors import ConfigurationError
 
         raise ConfigurationError(
             "the local engine needs rapidocr and onnxruntime: pip install 'ocr-frames[local]'"
@@ -228,7 +228,7 @@ class OCRCore:
     def warm_up(self) -> None:
         """Load the models (and the character tables of the layouts) now rather than at
         the first image."""
-        from .layouts._fix import simplified
+        from ocr_frames.local.layouts._fix import simplified
 
         simplified([])
         self._free.put(self._borrow())

@@ -15,8 +15,8 @@ from typing import Final
 
 import numpy as np
 
-from ._geometry import Point, Quad, point_in_quad
-from ._ocr import TextBox
+from ocr_frames.local._geometry import Point, Quad, point_in_quad
+from ocr_frames.local._ocr import TextBox
 
 __all__ = ["find_documents", "text_bounds"]
 

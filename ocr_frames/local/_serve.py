@@ -16,7 +16,7 @@ WeChat API run unchanged against this machine: point its base URL at
   ``content`` as a JSON string, as on the platform.  A failure of the engine itself
   (900012) is sent as the platform's ``-1`` system error.
 
-The HTTP plumbing is the emulator's (:mod:`ocr_frames.testing._server`); the server
+The HTTP plumbing is the emulator's (:mod:`ocr_frames.wechat._server`); the server
 binds loopback addresses only.
 """
 
@@ -30,13 +30,13 @@ import threading
 from types import FrameType
 from typing import IO, Any, Final
 
-from .._errors import E_ENGINE, ConfigurationError
-from ..engine import Engine
-from ..kinds import KINDS
-from ..testing._answers import error_body
-from ..testing._images import MAX_IMAGE_BYTES, ImageReader
-from ..testing._server import HTTPServerThread, LoopbackService, Request, Response
-from ..testing._tokens import TokenBook
+from ocr_frames._engine.engine import Engine
+from ocr_frames._errors import E_ENGINE, ConfigurationError
+from ocr_frames.kinds import KINDS
+from ocr_frames.testing._answers import error_body
+from ocr_frames.wechat._images import MAX_IMAGE_BYTES, ImageReader
+from ocr_frames.wechat._server import HTTPServerThread, LoopbackService, Request, Response
+from ocr_frames.wechat._tokenbook import TokenBook
 
 __all__ = ["TOKEN_GRACE", "TOKEN_TTL", "LocalServer", "serve"]
 
@@ -81,7 +81,7 @@ class LocalServer(LoopbackService):
     ) -> None:
         _check_loopback(host)
         if engine is None:
-            from ._engine import LocalEngine
+            from ocr_frames.local._engine import LocalEngine
 
             engine = LocalEngine()
         self.engine = engine
@@ -150,7 +150,7 @@ def serve(
     """Serve until Ctrl-C or SIGTERM; prints the base URL first.  Returns the exit status."""
     if engine != "local":
         raise ConfigurationError(f"ocr-frames serve: unknown engine {engine!r} (only 'local')")
-    from ._engine import LocalEngine
+    from ocr_frames.local._engine import LocalEngine
 
     out = out or sys.stdout
     local = LocalEngine()

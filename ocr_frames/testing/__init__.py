@@ -74,8 +74,8 @@ platform costs money.
 
 from __future__ import annotations
 
-from ._answers import ERRMSG
-from ._emulator import (
+from ocr_frames.testing._answers import ERRMSG
+from ocr_frames.testing._emulator import (
     DEFAULT_APPID,
     DEFAULT_HOST,
     DEFAULT_SECRET,
@@ -84,8 +84,8 @@ from ._emulator import (
     QUIRKS,
     WeChatEmulator,
 )
-from ._images import FETCH_TIMEOUT, MAX_IMAGE_BYTES
-from ._server import DEFAULT_MAX_BODY
+from ocr_frames.wechat._images import FETCH_TIMEOUT, MAX_IMAGE_BYTES
+from ocr_frames.wechat._server import DEFAULT_MAX_BODY
 
 __all__ = [
     "DEFAULT_APPID",

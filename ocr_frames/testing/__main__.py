@@ -9,7 +9,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from ._emulator import DEFAULT_APPID, DEFAULT_SECRET, WeChatEmulator
+from ocr_frames.testing._emulator import DEFAULT_APPID, DEFAULT_SECRET, WeChatEmulator
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -18,7 +18,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any, Final
 
-from ..kinds import check_kind
+from ocr_frames.kinds import check_kind
 
 __all__ = ["ERRMSG", "error_body", "fallback_answer"]
 

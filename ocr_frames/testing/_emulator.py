@@ -18,12 +18,12 @@ import time
 from collections import Counter
 from typing import Any, Final
 
-from ..kinds import KINDS, check_kind
-from ._answers import error_body, fallback_answer
-from ._faults import Fault, FaultPlan
-from ._images import MAX_IMAGE_BYTES, ImageReader, is_image, sha256_of
-from ._server import HTTPServerThread, LoopbackService, Request, Response
-from ._tokens import TokenBook
+from ocr_frames.kinds import KINDS, check_kind
+from ocr_frames.testing._answers import error_body, fallback_answer
+from ocr_frames.testing._faults import Fault, FaultPlan
+from ocr_frames.wechat._images import MAX_IMAGE_BYTES, ImageReader, is_image, sha256_of
+from ocr_frames.wechat._server import HTTPServerThread, LoopbackService, Request, Response
+from ocr_frames.wechat._tokenbook import TokenBook
 
 __all__ = [
     "DEFAULT_APPID",

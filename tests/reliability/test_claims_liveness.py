@@ -28,8 +28,9 @@ import pyarrow.parquet as pq
 import pytest
 
 import ocr_frames as of
-from ocr_frames import _claims, _run
-from ocr_frames._claims import Claims
+from ocr_frames._cache import claims as _claims
+from ocr_frames._cache.claims import Claims
+from ocr_frames._run import run as _run
 from ocr_frames.testing import WeChatEmulator
 
 
@@ -74,7 +75,7 @@ def test_claims_of_a_killed_pid_1_are_free_for_the_next_pid_1(tmp_path: Path) ->
     take = textwrap.dedent(
         f"""
         import os, signal
-        from ocr_frames._claims import Claims
+        from ocr_frames._cache.claims import Claims
         assert os.getpid() == 1
         assert Claims({str(tmp_path)!r}).acquire(["k1", "k2"]) == {{"k1", "k2"}}
         os.kill(os.getpid(), signal.SIGKILL)
@@ -84,7 +85,7 @@ def test_claims_of_a_killed_pid_1_are_free_for_the_next_pid_1(tmp_path: Path) ->
     retake = textwrap.dedent(
         f"""
         import os
-        from ocr_frames._claims import Claims
+        from ocr_frames._cache.claims import Claims
         assert os.getpid() == 1
         print(sorted(Claims({str(tmp_path)!r}).acquire(["k1", "k2"])))
         """
@@ -235,7 +236,7 @@ def _killed_run(directory: Path, keys: list[str], prelude: str = "", ttl: float 
     take = prelude + textwrap.dedent(
         f"""
         import os, signal
-        from ocr_frames._claims import Claims
+        from ocr_frames._cache.claims import Claims
         assert Claims({str(directory)!r}, ttl={ttl!r}).acquire({keys!r}) == set({keys!r})
         os.kill(os.getpid(), signal.SIGKILL)
         """
@@ -275,7 +276,7 @@ def test_a_process_forked_by_a_killed_run_does_not_keep_its_claims(tmp_path: Pat
     run = textwrap.dedent(
         f"""
         import os, signal, sys
-        from ocr_frames._claims import Claims
+        from ocr_frames._cache.claims import Claims
         claims = Claims({str(tmp_path)!r})
         assert claims.acquire({keys!r}) == set({keys!r})
         done = os.fork()

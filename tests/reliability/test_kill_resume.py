@@ -16,8 +16,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from ocr_frames.testing import WeChatEmulator
-
-from ..conftest import make_png
+from tests.conftest import make_png
 
 
 def _env(emu: WeChatEmulator, cache: Path) -> dict[str, str]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ocr_frames.cache import ResultCache
+from ocr_frames._cache.store import ResultCache
 from ocr_frames.testing import WeChatEmulator
 
 

@@ -13,11 +13,11 @@ from typing import Any, Final
 
 import numpy as np
 
-from .._ocr import TextBox
-from .bizlicense import parse_bizlicense
-from .cards import parse_bankcard, parse_idcard, parse_platenum
-from .text import parse_comm, parse_menu
-from .vehicle import parse_driving, parse_drivinglicense
+from ocr_frames.local._ocr import TextBox
+from ocr_frames.local.layouts.bizlicense import parse_bizlicense
+from ocr_frames.local.layouts.cards import parse_bankcard, parse_idcard, parse_platenum
+from ocr_frames.local.layouts.text import parse_comm, parse_menu
+from ocr_frames.local.layouts.vehicle import parse_driving, parse_drivinglicense
 
 __all__ = ["PARSERS", "parse"]
 

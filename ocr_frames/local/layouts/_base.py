@@ -19,8 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from .._geometry import Point, point_in_quad
-from .._ocr import TextBox
+from ocr_frames.local._geometry import Point, point_in_quad
+from ocr_frames.local._ocr import TextBox
 
 __all__ = ["Page", "Token", "compact", "same_row"]
 

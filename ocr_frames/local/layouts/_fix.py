@@ -8,7 +8,7 @@ from dataclasses import replace
 from functools import cache
 from typing import Any, Final
 
-from .._ocr import TextBox
+from ocr_frames.local._ocr import TextBox
 
 __all__ = ["alnum", "ascii_punct", "id_number", "iso_date", "only", "plate", "simplified"]
 

@@ -7,11 +7,11 @@ from typing import Any, Final
 
 import numpy as np
 
-from .._geometry import quad_dict
-from .._ocr import TextBox
-from .._quad import find_documents, text_bounds
-from ._base import Page
-from ._fix import alnum, ascii_punct, simplified
+from ocr_frames.local._geometry import quad_dict
+from ocr_frames.local._ocr import TextBox
+from ocr_frames.local._quad import find_documents, text_bounds
+from ocr_frames.local.layouts._base import Page
+from ocr_frames.local.layouts._fix import alnum, ascii_punct, simplified
 
 __all__ = ["parse_bizlicense"]
 

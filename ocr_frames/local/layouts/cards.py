@@ -8,9 +8,9 @@ from typing import Any, Final
 
 import numpy as np
 
-from .._ocr import TextBox
-from ._base import Page
-from ._fix import id_number, only, plate, simplified
+from ocr_frames.local._ocr import TextBox
+from ocr_frames.local.layouts._base import Page
+from ocr_frames.local.layouts._fix import id_number, only, plate, simplified
 
 __all__ = ["parse_bankcard", "parse_idcard", "parse_platenum"]
 

@@ -8,9 +8,9 @@ from typing import Any, Final
 
 import numpy as np
 
-from .._geometry import quad_dict
-from .._ocr import TextBox
-from ._base import Page, same_row
+from ocr_frames.local._geometry import quad_dict
+from ocr_frames.local._ocr import TextBox
+from ocr_frames.local.layouts._base import Page, same_row
 
 __all__ = ["parse_comm", "parse_menu"]
 

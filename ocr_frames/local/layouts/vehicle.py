@@ -8,11 +8,11 @@ from typing import Any, Final
 
 import numpy as np
 
-from .._geometry import Quad, quad_dict
-from .._ocr import TextBox
-from .._quad import find_documents, text_bounds
-from ._base import Page, Token
-from ._fix import alnum, id_number, iso_date, only, plate, simplified
+from ocr_frames.local._geometry import Quad, quad_dict
+from ocr_frames.local._ocr import TextBox
+from ocr_frames.local._quad import find_documents, text_bounds
+from ocr_frames.local.layouts._base import Page, Token
+from ocr_frames.local.layouts._fix import alnum, id_number, iso_date, only, plate, simplified
 
 __all__ = ["parse_driving", "parse_drivinglicense"]
 

@@ -1,0 +1,239 @@
+"""Bounded memory whatever the input: documents (PDF pages rendered lazily, chunks bounded
+by bytes) and runs without a cache (in-run duplicates kept off the heap)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import os
+import sqlite3
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+
+import ocr_frames as of
+from ocr_frames._cache.store import NullCache, ResultCache
+from ocr_frames._run.chunker import Chunk, Chunker
+from ocr_frames._run import run as _run
+from ocr_frames._sources import sources
+from ocr_frames._sources.sources import load_local
+from ocr_frames.testing import WeChatEmulator
+from tests.conftest import make_png
+
+
+def noisy_pdf(pages: int, seed: int, size: tuple[int, int] = (300, 200)) -> bytes:
+    """A PDF of scanned pages full of noise: every page renders to a big JPEG (~115 KB)."""
+    rng = np.random.default_rng(seed)
+    images = [
+        Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
+        for _ in range(pages)
+    ]
+    out = io.BytesIO()
+    images[0].save(out, "PDF", save_all=True, append_images=images[1:], resolution=100)
+    return out.getvalue()
+
+
+class _Counting(of.BaseEngine):
+    """An in-process engine answering every image, counting calls per image."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    @property
+    def identity(self) -> str:
+        return "counting"
+
+    async def arecognize(
+        self, kind: str, image: bytes | None = None, *, img_url: str | None = None
+    ) -> dict[str, Any]:
+        self.calls.append(len(image or b""))
+        return {"errcode": 0, "errmsg": "ok", "number": str(len(self.calls))}
+
+
+def _pdf_files(folder: Path, count: int, pages: int) -> list[str]:
+    folder.mkdir()
+    paths = []
+    for i in range(count):
+        path = folder / f"doc{i}.pdf"
+        path.write_bytes(noisy_pdf(pages, seed=i))
+        paths.append(os.fspath(path))
+    return paths
+
+
+def test_pdf_pages_are_rendered_lazily_within_chunk_bytes(tmp_path: Path) -> None:
+    # 6 documents x 12 pages: ~8 MB of page JPEGs and ~2.7 MB of PDFs in all.  With chunks
+    # of 512 KB the run holds a few chunks (those prepared ahead) and one document read
+    # ahead at a time, never every page of every document.
+    paths = _pdf_files(tmp_path / "docs", 6, 12)
+    limit = 512 * 1024
+    of.recognize_to_parquet(  # warm-up: lazy imports and first-use caches are not measured
+        paths[:1], "bankcard", tmp_path / "warm.parquet", engine=_Counting(),
+        cache_dir=False, progress=False, chunk_bytes=limit,
+    )  # fmt: skip
+    engine = _Counting()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        summary = of.recognize_to_parquet(
+            paths, "bankcard", tmp_path / "out.parquet", engine=engine,
+            cache_dir=tmp_path / "cache", progress=False, concurrency=2, chunk_bytes=limit,
+        )  # fmt: skip
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    pages = sum(engine.calls)
+    assert summary.rows == 72 and len(engine.calls) == 72 and pages > 6 * 1024 * 1024
+    assert peak < 6 * limit, f"held {peak / 2**20:.1f} MB at once (pages: {pages / 2**20:.1f})"
+    table = pq.read_table(tmp_path / "out.parquet")
+    assert table.column("page").to_pylist() == list(range(1, 13)) * 6
+    assert table.column("source").to_pylist() == [p for p in paths for _ in range(12)]
+
+
+def test_every_chunk_holds_at_most_chunk_bytes(tmp_path: Path) -> None:
+    # the chunker itself, fed by the real loader: rows in input order, a document's pages
+    # spread over chunks, each chunk's bytes (counted here, from its rows) under the limit
+    paths = _pdf_files(tmp_path / "docs", 3, 6)
+    (tmp_path / "card.png").write_bytes(make_png(1))
+    values = [paths[0], os.fspath(tmp_path / "card.png"), paths[1], paths[2]]
+    limit = 300 * 1024
+
+    async def load(batch: list[Any], budget: Any, derived: bool) -> list[sources.Source]:
+        return await sources.load_sources(batch, shrink=True, lazy_pages=True, budget=budget)
+
+    async def lookup(keys: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+        return {}, {}
+
+    async def main() -> list[Chunk]:
+        chunker = Chunker(values, load, lookup, lambda s: s.sha256, rows=5, max_bytes=limit)
+        return [chunk async for chunk in chunker.chunks()]
+
+    chunks = asyncio.run(main())
+    for chunk in chunks:
+        held = sum(len(row.data or b"") for row in chunk.rows)
+        assert len(chunk.rows) <= 5 and (held <= limit or len(chunk.rows) == 1), held
+    rows = [row for chunk in chunks for row in chunk.rows]
+    eager = [load_local(value, shrink=True) for value in values]
+    assert [r.sha256 for r in rows] == [p.sha256 for e in eager for p in (e.pages or (e,))]
+    assert [p for c in chunks for p in c.positions] == [0] * 6 + [1] + [2] * 6 + [3] * 6
+    assert sum(chunk.done for chunk in chunks) == 4 and len(chunks) >= 5
+
+
+def test_chunk_bytes_do_not_change_the_rows_and_reruns_render_only_missing_pages(
+    tmp_path: Path,
+) -> None:
+    paths = _pdf_files(tmp_path / "docs", 3, 5)
+    paths.insert(1, os.fspath(tmp_path / "card.png"))
+    (tmp_path / "card.png").write_bytes(make_png(3))
+    cache_dir = tmp_path / "cache"
+
+    def run(chunk_bytes: int, engine: _Counting, cache: Any = cache_dir) -> Any:
+        return of.recognize(
+            pd.Series(paths), "bankcard", engine=engine, cache_dir=cache, progress=False,
+            chunk_bytes=chunk_bytes, chunk_size=4,
+        )  # fmt: skip
+
+    first = _Counting()
+    small = run(200 * 1024, first)
+    big = run(64 * 1024 * 1024, _Counting(), cache=False)
+    assert len(first.calls) == 16 and small.index.tolist() == [0] * 5 + [1] + [2] * 5 + [3] * 5
+    for column in ("sha256", "page", "errcode"):
+        assert small[column].tolist() == big[column].tolist()
+    again = _Counting()
+    assert run(200 * 1024, again)["cached"].all() and again.calls == []  # digests known
+    lost = [ResultCache.key(s, "bankcard", "counting") for s in small["sha256"].iloc[[2, 8]]]
+    with contextlib.closing(sqlite3.connect(cache_dir / "cache.db")) as db, db:
+        db.executemany("DELETE FROM Cache WHERE key = ?", [(key,) for key in lost])
+    partial = _Counting()
+    rerun = run(200 * 1024, partial)
+    assert len(partial.calls) == 2  # only the pages whose answers were lost
+    assert rerun["sha256"].tolist() == small["sha256"].tolist()
+    assert rerun["cached"].tolist() == [i not in (2, 8) for i in range(16)]
+
+
+def test_repeated_and_mapped_documents_give_the_same_pages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # big PDFs are read into memory of their own (sources._read_document): make every PDF
+    # "big"; a document repeated within a read-ahead batch is one object used twice
+    monkeypatch.setattr(sources, "_MAP_MIN_BYTES", 1)
+    paths = _pdf_files(tmp_path / "docs", 2, 3)
+    engine = _Counting()
+    df = of.recognize(
+        [paths[0], paths[1], paths[0]], "bankcard", engine=engine, cache_dir=False,
+        progress=False, chunk_bytes=150 * 1024,
+    )  # fmt: skip
+    eager = [load_local(path, shrink=True) for path in paths]
+    expected = [[p.sha256 for p in src.pages or ()] for src in eager]
+    assert df["sha256"].tolist() == expected[0] + expected[1] + expected[0]
+    assert df["page"].tolist() == [1, 2, 3] * 3
+    assert len(engine.calls) == 6 and df["cached"].tolist() == [False] * 6 + [True] * 3
+
+
+def test_no_cache_duplicate_map_stays_bounded_and_duplicates_are_billed_once(
+    emulator: WeChatEmulator, engine: of.WeChatEngine
+) -> None:
+    # 40 chunks of 8 distinct images, then every image again: with cache_dir=False the
+    # run keeps in-run answers off the heap, yet no duplicate is ever paid for.
+    distinct = [make_png(1000 + i) for i in range(320)]
+    values = distinct + distinct[::-1]
+    opts = _run.make_options("bankcard", 4, None, None, "download", 2**21 - 1, 8, False, 5.0)
+    summary = _run.RunSummary(kind="bankcard", engine=engine.identity)
+    run = _run._Run(engine, NullCache(), opts, summary)
+    largest = 0
+
+    async def main() -> int:
+        nonlocal largest
+        rows = 0
+        try:
+            async for answers, _ in run.chunks(values):
+                rows += len(answers)
+                largest = max(largest, len(run.inflight))
+        finally:
+            await engine.aclose()
+        return rows
+
+    assert asyncio.run(main()) == 640
+    lookahead = max(2, -(-4 * opts.concurrency // opts.chunk_size))
+    assert largest <= opts.chunk_size * (lookahead + 3), largest
+    assert emulator.total_billed == 320 and set(emulator.billed.values()) == {1}
+    assert summary.duplicates == 320
+
+
+def _open_files() -> set[str]:
+    fds = Path(f"/proc/{os.getpid()}/fd")
+    names = set()
+    for fd in fds.iterdir():
+        try:
+            names.add(os.readlink(fd))
+        except OSError:
+            continue
+    return names
+
+
+def test_no_cache_run_store_is_gone_after_a_failed_run(engine: of.WeChatEngine) -> None:
+    before = _open_files()
+
+    class Failing(_Counting):
+        async def arecognize(
+            self, kind: str, image: bytes | None = None, *, img_url: str | None = None
+        ) -> dict[str, Any]:
+            if len(self.calls) >= 20:
+                raise of.ConfigurationError("stop here")
+            return await super().arecognize(kind, image, img_url=img_url)
+
+    images = [make_png(2000 + i) for i in range(30)] * 3
+    try:
+        of.recognize(images, "bankcard", engine=Failing(), cache_dir=False, progress=False,
+                     chunk_size=8, concurrency=1)  # fmt: skip
+    except of.ConfigurationError:
+        pass
+    else:
+        raise AssertionError("the engine's error was not raised")
+    assert _open_files() - before == set()
