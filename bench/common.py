@@ -43,7 +43,7 @@ PACKAGES = (
     "matplotlib",
 )
 
-#: A JPEG as far as ``ocr_frames._sources.sources`` and the emulator look (magic + EOI marker).
+#: A JPEG as far as ``ocr_frames._sources.sniff`` and the emulator look (magic + EOI marker).
 JPEG_HEAD = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
 JPEG_TAIL = b"\xff\xd9"
 

@@ -46,8 +46,9 @@ DATE_FORMATS = {
 
 def answers(kind: str, rows: int = ROWS, distinct: int = DISTINCT) -> list[dict[str, Any]]:
     """``rows`` realistic answers of ``kind`` (``distinct`` different ones, repeated)."""
-    from ocr_frames.testing._answers import error_body, fallback_answer
+    from ocr_frames.testing._answers import fallback_answer
     from ocr_frames.wechat._parse import parse_response
+    from ocr_frames.wechat._protocol import error_body
 
     base = []
     every = round(1 / ERROR_SHARE)
@@ -69,9 +70,9 @@ def answers(kind: str, rows: int = ROWS, distinct: int = DISTINCT) -> list[dict[
 
 
 def _dtype(arrow_type: pa.DataType) -> Any:
-    from ocr_frames._tables.flatten import _pandas_dtype
+    from ocr_frames._tables.frames import pandas_dtype
 
-    return _pandas_dtype(arrow_type)
+    return pandas_dtype(arrow_type)
 
 
 def _column(df: pd.DataFrame, name: str, dtype: Any) -> pd.Series:
@@ -169,7 +170,8 @@ def _identical(kind: str, ours: pd.DataFrame, theirs: pd.DataFrame) -> bool:
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    from ocr_frames._tables.flatten import to_arrow, to_pandas
+    from ocr_frames._tables.flatten import to_arrow
+    from ocr_frames._tables.frames import to_pandas
     from ocr_frames.kinds import KINDS
 
     rows = 10_000 if quick else ROWS

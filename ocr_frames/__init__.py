@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging as _logging
 
-from ocr_frames._engine.engine import BaseEngine, Engine, Limiter, RetryPolicy, WeChatEngine
+from ocr_frames._engine.base import BaseEngine
+from ocr_frames._engine.contract import Engine
+from ocr_frames._engine.policy import Limiter, RetryPolicy
 from ocr_frames._errors import (
     AuthError,
     ConfigurationError,
@@ -20,15 +22,9 @@ from ocr_frames._errors import (
     RecognitionError,
     TransportError,
 )
-from ocr_frames._run.pipeline import (
-    RunSummary,
-    arecognize,
-    recognize,
-    recognize_arrow,
-    recognize_to_parquet,
-    write_parquet,
-)
 from ocr_frames._run import accessor as _accessor  # noqa: F401  (importing it registers df.ocr)
+from ocr_frames._run.output import recognize_to_parquet, write_parquet
+from ocr_frames._run.pipeline import RunSummary, arecognize, recognize, recognize_arrow
 from ocr_frames._run.shortcuts import (
     bankcard,
     bizlicense,
@@ -39,10 +35,11 @@ from ocr_frames._run.shortcuts import (
     menu,
     platenum,
 )
-from ocr_frames._tables.flatten import explode
+from ocr_frames._tables.frames import explode
 from ocr_frames._tables.parquet import read_parquet
 from ocr_frames._version import __version__
 from ocr_frames.kinds import KINDS, schema
+from ocr_frames.wechat.engine import WeChatEngine
 
 __all__ = [
     "KINDS",

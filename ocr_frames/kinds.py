@@ -24,6 +24,8 @@ from typing import Final
 
 import pyarrow as pa
 
+from ocr_frames._errors import ConfigurationError
+
 __all__ = [
     "EXTRA_COLUMN",
     "KINDS",
@@ -158,8 +160,6 @@ KINDS: Final[tuple[str, ...]] = tuple(s.name for s in _SPECS)
 def check_kind(kind: str) -> str:
     """Return ``kind`` if it is one of :data:`KINDS`, else raise ConfigurationError."""
     if kind not in _BY_NAME:
-        from ocr_frames._errors import ConfigurationError
-
         raise ConfigurationError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
     return kind
 

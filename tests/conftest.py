@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import random
-import struct
-import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -13,24 +10,7 @@ import pytest
 
 import ocr_frames as of
 from ocr_frames.testing import WeChatEmulator
-
-
-def make_png(seed: int, width: int = 16, height: int = 16) -> bytes:
-    """A small valid PNG whose bytes differ per seed."""
-    rnd = random.Random(seed)
-    raw = b"".join(b"\x00" + rnd.randbytes(width * 3) for _ in range(height))
-
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        body = tag + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
+from tests.helpers import make_png
 
 
 @pytest.fixture

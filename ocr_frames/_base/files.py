@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Final
 
+from ocr_frames._errors import ConfigurationError
+
 if sys.platform != "win32":
     import fcntl
 
@@ -61,8 +63,6 @@ def try_flock(fd: int) -> bool:
 def check_file_mode(mode: int) -> int:
     """``mode`` if it is a plain permission mode (0 to 0o777), else ConfigurationError."""
     if isinstance(mode, bool) or not isinstance(mode, int) or not 0 <= mode <= 0o777:
-        from ocr_frames._errors import ConfigurationError
-
         raise ConfigurationError(
             f"file_mode must be a permission mode such as 0o600 or 0o644, not {mode!r}"
         )
@@ -76,8 +76,6 @@ def parse_file_mode(text: str) -> int:
     except ValueError:
         mode = -1
     if not 0 <= mode <= 0o777:
-        from ocr_frames._errors import ConfigurationError
-
         raise ConfigurationError(
             f"--file-mode takes an octal mode such as 0600 or 0644, not {text!r}"
         )

@@ -15,11 +15,13 @@ read: an entry that is not JSON text holding an object is treated as a miss and 
 Only answers whose ``errcode`` is in :data:`~ocr_frames._errors.CACHEABLE_CODES` (a
 property of the image bytes: 0, 101001, 101002) are stored.
 
-Writes go through diskcache (``Cache.transact`` + ``Cache.set``).  Reads use one
-read-only SQLite connection and a plain ``SELECT ... WHERE key IN (...)`` on that
+Writes go through diskcache (``Cache.transact`` + ``Cache.set``/``Cache.delete``).  Reads
+use one read-only SQLite connection and a plain ``SELECT ... WHERE key IN (...)`` on that
 ``Cache`` table inside a single read transaction: it never takes the write lock, never
 unpickles, and is shared safely by every thread (diskcache keeps one connection per
-thread, which worker threads would otherwise leave open).
+thread, which worker threads would otherwise leave open).  This module is the only one
+that knows diskcache's table layout; the cache tools list and delete entries through
+:meth:`ResultCache.entries` and :meth:`ResultCache.delete_many`.
 
 Keys (format version :data:`FORMAT_VERSION`)::
 
@@ -51,7 +53,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, TypedDict
+from typing import Any, Final, TypedDict, TypeVar
 
 import diskcache
 import platformdirs
@@ -100,6 +102,7 @@ _SELECT_MANY: Final = (
     "SELECT key, mode, filename, value FROM Cache"
     " WHERE raw = 1 AND (expire_time IS NULL OR expire_time > ?) AND key IN ({marks})"
 )
+_SELECT_ENTRIES: Final = "SELECT key, store_time FROM Cache"
 
 Answer = dict[str, Any]
 
@@ -162,7 +165,28 @@ class _JSONTextDisk(diskcache.Disk):  # type: ignore[misc]
         return super().store(value, read, key=key)
 
 
-class ResultCache:
+_C = TypeVar("_C", bound="_Closing")
+
+
+class _Closing:
+    """``with cache:`` closes the cache on the way out."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _C) -> _C:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class ResultCache(_Closing):
     """Answers by key, in a diskcache directory shared by threads and processes.
 
     ``directory`` None means :func:`default_cache_dir` (``$OCR_FRAMES_CACHE_DIR`` or the
@@ -253,6 +277,24 @@ class ResultCache:
                 self._release()
         return len(encoded)
 
+    def entries(self) -> list[tuple[str, float]]:
+        """``(key, store_time)`` of every entry (store time in seconds since the epoch),
+        read in one read transaction."""
+        with self._translate_errors("read"), self._reader_lock:
+            rows = self._read_connection().execute(_SELECT_ENTRIES).fetchall()
+        return [(str(key), float(stored)) for key, stored in rows]
+
+    def delete_many(self, keys: Sequence[str]) -> int:
+        """Delete the entries of ``keys`` in one transaction; return how many existed."""
+        if not keys:
+            return 0
+        with self._translate_errors("written"):
+            try:
+                with self._cache.transact(retry=True):
+                    return sum(bool(self._cache.delete(key)) for key in keys)
+            finally:
+                self._release()
+
     def get(self, key: str) -> Answer | None:
         """The answer stored under ``key``, or None."""
         return self.get_many([key]).get(key)
@@ -297,17 +339,6 @@ class ResultCache:
                 self._reader.close()
                 self._reader = None
         self._cache.close()
-
-    def __enter__(self) -> ResultCache:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"ResultCache({os.fspath(self._directory)!r})"
@@ -360,7 +391,7 @@ class ResultCache:
             ) from exc
 
 
-class NullCache:
+class NullCache(_Closing):
     """The ResultCache interface storing nothing (caching turned off)."""
 
     key = staticmethod(cache_key)
@@ -376,6 +407,14 @@ class NullCache:
 
     def set_many(self, items: Mapping[str, Mapping[str, Any]]) -> int:
         """Store nothing; return 0."""
+        return 0
+
+    def entries(self) -> list[tuple[str, float]]:
+        """No entries."""
+        return []
+
+    def delete_many(self, keys: Sequence[str]) -> int:
+        """Nothing to delete; return 0."""
         return 0
 
     def get(self, key: str) -> Answer | None:
@@ -402,17 +441,6 @@ class NullCache:
 
     def close(self) -> None:
         """Nothing to close."""
-
-    def __enter__(self) -> NullCache:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return "NullCache()"

@@ -1,7 +1,9 @@
-"""Looking after the answer cache: what is in it, what a run would cost, export, prune.
+"""Looking after the answer cache: what is in it, export, prune.
 
 Everything here reads keys in the documented format ``v1:{kind}:{engine}:{options}:{sha256}``
-(see :mod:`ocr_frames._cache.store`); the ``engine`` part may itself contain ``:``.
+(see :mod:`ocr_frames._cache.store`); the ``engine`` part may itself contain ``:``.  The
+entries are listed and deleted through :class:`~ocr_frames._cache.store.ResultCache`,
+the one module that knows diskcache's tables.
 """
 
 from __future__ import annotations
@@ -9,23 +11,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import sqlite3
 import time
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Final
 
-import diskcache
-
 from ocr_frames._base.files import DEFAULT_FILE_MODE, private_output
-from ocr_frames._base.sync import run_sync
 from ocr_frames._cache.store import ResultCache
 from ocr_frames._errors import ConfigurationError
-from ocr_frames._http.urlpolicy import DEFAULT_URL_POLICY, UrlPolicy, download_client
-from ocr_frames.kinds import check_kind
 
-__all__ = ["CostEstimate", "estimate_cost", "export_cache", "parse_age", "prune_cache", "summarize"]
+__all__ = ["export_cache", "parse_age", "prune_cache", "summarize"]
 
 _AGE: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -39,13 +33,6 @@ def parse_age(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-def _rows(cache: ResultCache) -> list[tuple[str, float]]:
-    """(key, store_time) of every entry, read-only."""
-    db = cache.directory / diskcache.core.DBNAME
-    with sqlite3.connect(db.as_uri() + "?mode=ro", uri=True) as conn:
-        return [(str(k), float(t)) for k, t in conn.execute("SELECT key, store_time FROM Cache")]
-
-
 def _split(key: str) -> tuple[str, str] | None:
     parts = key.split(":")
     if len(parts) < 5 or parts[0] != "v1":
@@ -55,7 +42,7 @@ def _split(key: str) -> tuple[str, str] | None:
 
 def summarize(cache: ResultCache) -> dict[str, Any]:
     """Entries per kind and engine, size on disk, oldest and newest entry."""
-    rows = _rows(cache)
+    rows = cache.entries()
     per: Counter[str] = Counter()
     for key, _ in rows:
         split = _split(key)
@@ -80,7 +67,7 @@ def export_cache(
     The file holds personal data (names, ID numbers): it is created (or overwritten) with
     mode 0o600 unless ``file_mode`` says otherwise.
     """
-    keys = [key for key, _ in _rows(cache)]
+    keys = [key for key, _ in cache.entries()]
     written = 0
     with private_output(path, file_mode) as fh:
         for start in range(0, len(keys), 1000):
@@ -101,81 +88,7 @@ def export_cache(
 def prune_cache(cache: ResultCache, older_than: float, *, dry_run: bool = False) -> int:
     """Delete entries stored more than ``older_than`` seconds ago; return how many."""
     cutoff = time.time() - older_than
-    old = [key for key, stored in _rows(cache) if stored < cutoff]
-    if not dry_run and old:
-        store = diskcache.Cache(os.fspath(cache.directory))
-        try:
-            with store.transact(retry=True):
-                for key in old:
-                    store.delete(key)
-        finally:
-            store.close()
+    old = [key for key, stored in cache.entries() if stored < cutoff]
+    if not dry_run:
+        cache.delete_many(old)
     return len(old)
-
-
-@dataclass(frozen=True)
-class CostEstimate:
-    """What a run would bill, found by reading and hashing inputs and asking the cache."""
-
-    rows: int
-    local_errors: int
-    cache_hits: int
-    duplicates: int
-    billable: int
-    price_per_call: float | None = None
-
-    @property
-    def cost(self) -> float | None:
-        return None if self.price_per_call is None else self.billable * self.price_per_call
-
-    def line(self) -> str:
-        text = (
-            f"{self.rows} rows: {self.local_errors} unreadable or invalid (never sent), "
-            f"{self.cache_hits} cached, {self.duplicates} duplicates -> "
-            f"{self.billable} billable calls"
-        )
-        if self.cost is not None:
-            text += f", about {self.cost:.2f} at {self.price_per_call:g} per call"
-        return text
-
-
-def estimate_cost(
-    images: Sequence[object],
-    kind: str,
-    *,
-    engine_identity: str,
-    cache_dir: str | os.PathLike[str] | None = None,
-    price_per_call: float | None = None,
-    url_policy: UrlPolicy = DEFAULT_URL_POLICY,
-    proxy: str | None = None,
-) -> CostEstimate:
-    """Count the calls a run would bill, without sending anything (URLs are downloaded
-    under ``url_policy``, through ``proxy`` or the environment's proxies, as the run would)."""
-    from ocr_frames._sources.sources import DEFAULT_DOWNLOAD_TIMEOUT, Source, load_sources
-
-    async def load() -> list[Source]:
-        timeout = DEFAULT_DOWNLOAD_TIMEOUT
-        async with download_client(url_policy, proxy=proxy, timeout=timeout) as client:
-            return await load_sources(list(images), client=client, url_policy=url_policy)
-
-    check_kind(kind)
-    sources = run_sync(load())
-    cache = ResultCache(cache_dir)
-    try:
-        keys = [
-            ResultCache.key(s.sha256, kind, engine_identity) if s.ok and s.sha256 else None
-            for s in sources
-        ]
-        wanted = [k for k in keys if k is not None]
-        hits = cache.get_many(wanted)
-    finally:
-        cache.close()
-    misses = [k for k in wanted if k not in hits]
-    return CostEstimate(
-        rows=len(sources),
-        local_errors=sum(k is None for k in keys),
-        cache_hits=len(wanted) - len(misses),
-        duplicates=len(misses) - len(set(misses)),
-        billable=len(set(misses)),
-        price_per_call=price_per_call,
-    )

@@ -10,7 +10,7 @@ exceptions and everything above them stay httpx.
 
 What it does not do (requests needing it go to :class:`httpx.AsyncHTTPTransport`):
 proxies and HTTP/2.  It honours the request's connect/read/write timeouts; a cancel of
-the caller always wins over them (no ``asyncio.wait_for``, see :func:`_within`).
+the caller always wins over them (no ``asyncio.wait_for``, see :mod:`ocr_frames._base.deadline`).
 
 A kept-alive connection is reused only if nothing arrived on it since its last answer:
 a byte that comes while no request is outstanding (a stray or late response) closes it,
@@ -43,14 +43,15 @@ from __future__ import annotations
 import asyncio
 import select
 import ssl
-import sys
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from time import monotonic as _clock
-from typing import Any, Final, SupportsIndex, TypeVar
+from typing import Final, SupportsIndex
 
 import h11
 import httpx
+
+from ocr_frames._base.deadline import DeadlineExpired, within
 
 __all__ = ["H11Transport"]
 
@@ -64,63 +65,6 @@ KEEPALIVE_EXPIRY: Final = 5.0
 #: handshakes are what keep-alive saves); only an unusually wide burst is trimmed.
 MAX_KEEPALIVE: Final = 64
 _Origin = tuple[bytes, str, int]
-_T = TypeVar("_T")
-
-
-class _Expired(Exception):
-    """A connect, write or read timeout ran out (mapped to the httpx exception of the phase)."""
-
-
-if sys.version_info >= (3, 11):
-
-    async def _within(aw: Awaitable[_T], timeout: float) -> _T:
-        """``await aw``, at most ``timeout`` seconds.
-
-        Not ``asyncio.wait_for``: before 3.12 it returns the result of an operation that
-        completes in the loop turn in which the caller is cancelled, and the cancel is lost
-        (CPython gh-86296) - a cancelled run would go on making billed calls.
-        ``asyncio.timeout`` counts cancel requests (``uncancel``): an outside cancel always
-        wins over the timeout, and is delivered at the next ``await`` if the operation
-        completed first.
-        """
-        scope = asyncio.timeout(timeout)
-        try:
-            async with scope:
-                return await aw
-        except TimeoutError:
-            if scope.expired():
-                raise _Expired() from None
-            raise  # an OS-level ETIMEDOUT
-
-else:  # pragma: no cover - Python 3.10
-
-    async def _within(aw: Awaitable[_T], timeout: float) -> _T:
-        """``await aw``, at most ``timeout`` seconds (see the 3.11 version).
-
-        The operation runs in a task of its own and the caller waits on it with
-        ``asyncio.wait``, whose timeout does not cancel the caller: a cancel of the caller
-        is always its own and is re-raised, never converted into a timeout nor dropped.
-        """
-        inner = asyncio.ensure_future(aw)
-        try:
-            done, _ = await asyncio.wait((inner,), timeout=timeout)
-        except BaseException:
-            inner.cancel()
-            inner.add_done_callback(_close_result)
-            raise
-        if not done:
-            inner.cancel()
-            inner.add_done_callback(_close_result)
-            raise _Expired()
-        return inner.result()
-
-    def _close_result(task: asyncio.Future[Any]) -> None:
-        """A connection that was made after all, for a caller that is gone: closed."""
-        if task.cancelled() or task.exception() is not None:
-            return
-        result = task.result()
-        if isinstance(result, tuple) and isinstance(result[0], asyncio.BaseTransport):
-            result[0].close()
 
 
 class _Reader(asyncio.StreamReader):
@@ -210,7 +154,7 @@ class _Connection:
         if timeout is None or not self.writer.transport.get_write_buffer_size():
             await self.writer.drain()  # nothing to wait for: no timer
         else:
-            await _within(self.writer.drain(), timeout)
+            await within(self.writer.drain(), timeout)
 
     async def next_event(self, timeout: float | None) -> h11.Event:
         reader = self.reader
@@ -221,7 +165,7 @@ class _Connection:
             if timeout is None or reader.buffered():
                 data = await reader.read(READ_CHUNK)
             else:
-                data = await _within(reader.read(READ_CHUNK), timeout)
+                data = await within(reader.read(READ_CHUNK), timeout)
             if not data and self.h11.their_state is h11.SEND_RESPONSE:
                 raise httpx.RemoteProtocolError("server disconnected without sending a response")
             self.h11.receive_data(data)
@@ -314,7 +258,7 @@ class _Body(httpx.AsyncByteStream):
                     return
                 else:
                     raise httpx.RemoteProtocolError(f"unexpected {_describe(event)}")
-        except (_Expired, TimeoutError):
+        except (DeadlineExpired, TimeoutError):
             raise httpx.ReadTimeout("timed out reading the response body") from None
         except h11.RemoteProtocolError as exc:  # e.g. closed before the whole body came
             raise httpx.RemoteProtocolError(str(exc)) from None
@@ -362,8 +306,8 @@ class H11Transport(httpx.AsyncBaseTransport):
         protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
         connect = loop.create_connection(lambda: protocol, host, port, ssl=tls)
         try:
-            transport, _ = await (connect if timeout is None else _within(connect, timeout))
-        except (_Expired, TimeoutError):
+            transport, _ = await (connect if timeout is None else within(connect, timeout))
+        except (DeadlineExpired, TimeoutError):
             raise httpx.ConnectTimeout(f"connecting to {host}:{port} timed out") from None
         except OSError as exc:
             raise httpx.ConnectError(str(exc)) from None
@@ -453,7 +397,7 @@ class H11Transport(httpx.AsyncBaseTransport):
         try:
             try:
                 await conn.send(events, timeouts.get("write"))
-            except (_Expired, TimeoutError):
+            except (DeadlineExpired, TimeoutError):
                 raise httpx.WriteTimeout("timed out sending the request") from None
             except OSError:
                 pass  # the server may have answered early and closed (as httpcore: read on)
@@ -493,7 +437,7 @@ def _expire(idle: deque[_Connection], now: float) -> None:
 
 
 def _translate(exc: BaseException) -> BaseException:
-    if isinstance(exc, (_Expired, TimeoutError, asyncio.TimeoutError)):
+    if isinstance(exc, (DeadlineExpired, TimeoutError, asyncio.TimeoutError)):
         return httpx.ReadTimeout("timed out waiting for the response")
     if isinstance(exc, h11.RemoteProtocolError):
         return httpx.RemoteProtocolError(str(exc))

@@ -22,7 +22,7 @@ host (``getaddrinfo``), refuses it if *any* of its addresses is refused, and con
 checked address itself, so DNS cannot change between the check and the connection
 (rebinding); TLS (SNI, certificate) and the ``Host`` header still use the name, since
 httpcore hands the name to TLS separately.  Redirects are followed by hand in
-:mod:`ocr_frames._sources.sources`, each hop a new request through the same transport, so every hop
+:mod:`ocr_frames._sources.download`, each hop a new request through the same transport, so every hop
 is checked.  A refusal is decided before any connection, from the address alone: its
 message is the same whether anything listens there or not.
 
@@ -361,7 +361,12 @@ _ERRORS: Final[tuple[tuple[type[Exception], type[httpx.HTTPError]], ...]] = (
 
 @contextlib.contextmanager
 def _as_httpx_errors() -> Iterator[None]:
-    """httpcore's exceptions as httpx's (what httpx's own transport does)."""
+    """httpcore's exceptions as httpx's (what httpx's own transport does).
+
+    A copy of httpx's table, not a use of it: httpx has no public hook for a custom
+    network backend, and its mapping (``map_httpcore_exceptions``) lives in a private
+    module; tests/http/test_url_policy.py checks that the two tables agree.
+    """
     try:
         yield
     except Exception as exc:

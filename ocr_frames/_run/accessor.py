@@ -5,19 +5,26 @@
 >>> out[["path", "name", "id", "errcode"]]                         # doctest: +SKIP
 
 ``df.ocr.recognize(column, kind, **options)`` is ``ocr_frames.recognize(df[column], kind,
-**options)`` with the result columns appended to ``df`` (same index, same order, matched by
-position so a duplicated index is fine).  The functions are the real API and work without
+**options)`` (the same ``engine``, ``cache_dir`` and run options) with the result columns
+appended to ``df`` (same index, same order, matched by position so a duplicated index is
+fine).  The functions are the real API and work without
 the accessor.
 """
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import TYPE_CHECKING, Final
 
 import pandas as pd
 
+from ocr_frames._engine.contract import Engine
+from ocr_frames._run.options import RunKeywords, run_entry
 from ocr_frames._run.pipeline import recognize
-from ocr_frames._tables.flatten import explode
+from ocr_frames._run.run import CacheDir
+from ocr_frames._tables.frames import explode
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["DEFAULT_ACCESSOR_NAME", "OCRAccessor", "register_accessor"]
 
@@ -58,20 +65,31 @@ class OCRAccessor:
     def __init__(self, frame: pd.DataFrame) -> None:
         self._frame = frame
 
+    @run_entry
     def recognize(
-        self, column: str, kind: str, *, prefix: str = "", **options: Any
+        self,
+        column: str,
+        kind: str,
+        *,
+        prefix: str = "",
+        engine: Engine | None = None,
+        cache_dir: CacheDir = None,
+        **options: Unpack[RunKeywords],
     ) -> pd.DataFrame:
         """``df`` with the result columns of ``ocr_frames.recognize(df[column], kind,
-        **options)`` appended (optionally named ``prefix + column``).
+        engine=..., cache_dir=..., **options)`` appended (optionally named
+        ``prefix + column``).
 
-        ``options`` are those of :func:`ocr_frames.recognize` (``engine``, ``cache_dir``,
-        ``concurrency``, ``rate_limit``, ``on_error``...).  The run summary is in
+        ``options`` are the run options of :func:`ocr_frames.recognize` (``concurrency``,
+        ``rate_limit``, ``on_error``, ``checks``...).  The run summary is in
         ``attrs["ocr_frames"]``.  Raises ValueError when a result column name is already
         taken (pass ``prefix=``).
         """
         if column not in self._frame.columns:
             raise KeyError(f"no column {column!r} in the DataFrame")
-        results = recognize(self._frame[column], kind, **options)
+        results = recognize(
+            self._frame[column], kind, engine=engine, cache_dir=cache_dir, **options
+        )
         joined = _join_results(self._frame, results, prefix)
         joined.attrs = {"ocr_frames": results.attrs.get("ocr_frames", {})}
         return joined

@@ -7,7 +7,7 @@ several chunks: its pages are rendered when their chunk is formed, never all at 
 and each page's bytes are let go once it is sent.
 
 Values are read ahead of the chunk being formed, in batches, with a
-:class:`~ocr_frames._sources.sources.ByteBudget` of ``max_bytes``: a batch reads no more than that
+:class:`~ocr_frames._sources.source.ByteBudget` of ``max_bytes``: a batch reads no more than that
 (a value bigger than the budget is read alone), the rest waits for the next batch.  A
 document keeps its original bytes (to render from) until its last page is placed, so the
 bytes a run holds at once are about: the chunks in flight (``max_bytes`` each), plus
@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from ocr_frames._sources.sources import POSTPONED, ByteBudget, Pages, Source
+from ocr_frames._sources.source import POSTPONED, ByteBudget, Pages, Source
 
 __all__ = ["Chunk", "Chunker"]
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any, Protocol
 
+from tqdm.auto import tqdm
+
 
 class _Summary(Protocol):
     cache_hits: int
@@ -23,8 +25,6 @@ class Progress:
         self._bar: Any = None
         self._started = time.perf_counter()
         if enabled:
-            from tqdm.auto import tqdm
-
             self._bar = tqdm(total=total, desc=desc, unit="img", dynamic_ncols=True, leave=True)
 
     def update(self, n: int, summary: Any, calls: int | None = None) -> None:

@@ -4,7 +4,7 @@ Rows move through the stages in chunks of at most ``chunk_size`` rows and ``chun
 bytes of image data (:mod:`ocr_frames._run.chunker`): sources are read and hashed in threads,
 the cache is asked for the whole chunk at once, duplicates within the run are sent once,
 other processes' in-flight images are waited for (claims), misses go to the
-:class:`~ocr_frames._engine.engine.CallPool`, and each answer is committed to the cache before its
+:class:`~ocr_frames._engine.policy.CallPool`, and each answer is committed to the cache before its
 call's slot is freed (group commit in a writer thread).  A few chunks are prepared ahead so
 the pool never drains at chunk borders; chunks are emitted in input order, so streaming to
 Parquet needs bounded memory.  A row's image bytes are let go once its call is done.
@@ -30,10 +30,9 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections import Counter
-from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -42,88 +41,25 @@ from ocr_frames._cache.claims import Claims
 from ocr_frames._cache.derived import DerivedStore
 from ocr_frames._cache.store import NullCache, ResultCache
 from ocr_frames._cache.writer import CacheWriter
-from ocr_frames._engine.engine import CallPool, Engine, Limiter, RetryPolicy
-from ocr_frames._errors import CACHEABLE_CODES, E_BAD_RESPONSE
-from ocr_frames._http.urlpolicy import DEFAULT_URL_POLICY, UrlPolicy, download_client
+from ocr_frames._engine.contract import Engine
+from ocr_frames._engine.policy import CallPool
+from ocr_frames._errors import CACHEABLE_CODES, E_BAD_RESPONSE, E_NOT_DONE
+from ocr_frames._http.urlpolicy import download_client
 from ocr_frames._run.chunker import Chunk, Chunker
+from ocr_frames._run.options import RunOptions
 from ocr_frames._run.progress import Progress
 from ocr_frames._run.store import RunStore
-from ocr_frames._sources.sources import ByteBudget, Source, load_sources
+from ocr_frames._run.summary import RunSummary
+from ocr_frames._sources.batch import load_sources
+from ocr_frames._sources.source import ByteBudget, Source
 from ocr_frames._tables.flatten import to_arrow
-from ocr_frames.kinds import check_kind
+from ocr_frames.wechat.engine import WeChatEngine
 
 log = logging.getLogger("ocr_frames")
 
 Answer = dict[str, Any]
 CacheLike = ResultCache | NullCache
 CacheDir = str | Any | None  # str | PathLike | None | Literal[False]
-
-DEFAULT_CHUNK_SIZE: Final = 256
-#: Image bytes a chunk holds at most (page renderings included; a bigger row goes alone).
-DEFAULT_CHUNK_BYTES: Final = 16 * 1024 * 1024
-
-
-@dataclass
-class RunSummary:
-    """What one run did; ``line()`` is the CLI's one-line summary."""
-
-    kind: str
-    engine: str
-    rows: int = 0
-    ok: int = 0
-    errors: Counter[int] = field(default_factory=Counter)
-    cache_hits: int = 0
-    duplicates: int = 0
-    billed_calls: int = 0
-    retries: int = 0
-    not_done: int = 0
-    stopped: str | None = None
-    elapsed: float = 0.0
-    output: str | None = None
-
-    def line(self) -> str:
-        errs = ", ".join(f"{code}×{n}" for code, n in sorted(self.errors.items())) or "none"
-        text = (
-            f"{self.rows} rows: {self.ok} ok, errors {errs}; {self.cache_hits} cache hits, "
-            f"{self.duplicates} duplicates, {self.billed_calls} billed calls "
-            f"({self.retries} retries) in {self.elapsed:.1f}s"
-        )
-        if self.stopped:
-            text += f"; STOPPED: {self.stopped} ({self.not_done} rows not done)"
-        return text
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "engine": self.engine,
-            "rows": self.rows,
-            "ok": self.ok,
-            "errors": {str(k): v for k, v in sorted(self.errors.items())},
-            "cache_hits": self.cache_hits,
-            "duplicates": self.duplicates,
-            "billed_calls": self.billed_calls,
-            "retries": self.retries,
-            "not_done": self.not_done,
-            "stopped": self.stopped,
-            "elapsed": round(self.elapsed, 3),
-        }
-
-
-@dataclass(frozen=True)
-class Options:
-    kind: str
-    concurrency: int
-    rate_limit: float | Limiter | None
-    retry: RetryPolicy | None
-    url_mode: Literal["download", "passthrough"]
-    max_bytes: int
-    chunk_size: int
-    progress: bool
-    download_timeout: float
-    shrink: bool = True
-    storage_options: Mapping[str, Any] | None = None
-    url_policy: UrlPolicy = DEFAULT_URL_POLICY
-    chunk_bytes: int = DEFAULT_CHUNK_BYTES
 
 
 def column_values(images: Any) -> tuple[list[Any], pd.Index | None]:
@@ -150,8 +86,7 @@ def _open_cache(cache_dir: CacheDir) -> CacheLike:
 
 
 def default_engine() -> Engine:
-    from ocr_frames._engine.engine import WeChatEngine
-
+    """The engine of a run given none: ``WeChatEngine.from_env()``."""
     return WeChatEngine.from_env()
 
 
@@ -190,12 +125,14 @@ def _clean(answer: Mapping[str, Any]) -> Answer:
 class _Run:
     """One run's state: the stages wired together (see the module docstring)."""
 
-    def __init__(self, engine: Engine, cache: CacheLike, opts: Options, summary: RunSummary):
+    def __init__(
+        self, engine: Engine, cache: CacheLike, kind: str, opts: RunOptions, summary: RunSummary
+    ):
         self.engine, self.cache, self.opts, self.summary = engine, cache, opts, summary
-        self.identity = engine.identity
+        self.identity, self.kind = engine.identity, kind
         self.pool = CallPool(
             engine,
-            opts.kind,
+            kind,
             concurrency=opts.concurrency,
             rate_limit=opts.rate_limit,
             retry=opts.retry,
@@ -211,10 +148,10 @@ class _Run:
 
     def key(self, src: Source) -> str | None:
         if src.sha256:
-            return ResultCache.key(src.sha256, self.opts.kind, self.identity)
+            return ResultCache.key(src.sha256, self.kind, self.identity)
         if src.url:  # passthrough: keyed by the URL text (documented caveat)
             digest = hashlib.sha256(src.url.encode("utf-8", "surrogatepass")).hexdigest()
-            return ResultCache.key(digest, self.opts.kind, self.identity, {"img_url": True})
+            return ResultCache.key(digest, self.kind, self.identity, {"img_url": True})
         return None
 
     def _claim(self, keys: list[str]) -> tuple[set[str], dict[str, Answer]]:
@@ -406,8 +343,6 @@ class _Run:
                     self.store.close()
 
     def tally(self, answers: Sequence[Answer]) -> None:
-        from ocr_frames._errors import E_NOT_DONE
-
         for a in answers:
             code = a["errcode"]
             self.summary.rows += 1
@@ -425,16 +360,17 @@ async def stream_tables(
     values: list[Any],
     engine: Engine,
     cache_dir: CacheDir,
-    opts: Options,
+    kind: str,
+    opts: RunOptions,
     summary: RunSummary,
 ) -> AsyncGenerator[tuple[pa.Table, list[Any], list[int]], None]:
     """Yield ``(table, input value of each row, input position of each row)`` per chunk,
     in order; fills ``summary`` as it goes.  Documents have a row per page, so a value
     (and its position) may repeat."""
     cache = _open_cache(cache_dir)
-    run = _Run(engine, cache, opts, summary)
+    run = _Run(engine, cache, kind, opts, summary)
     started = time.perf_counter()
-    bar = Progress(total=len(values), enabled=opts.progress, desc=f"ocr {opts.kind}")
+    bar = Progress(total=len(values), enabled=opts.progress, desc=f"ocr {kind}")
     try:
         # aclosing: on an error or a cancel here the run's cleanup happens now, not when
         # the loop shuts its async generators down
@@ -443,7 +379,7 @@ async def stream_tables(
                 run.tally(answers)
                 positions = prepared.positions
                 bar.update(prepared.size, summary, calls=run.pool.attempts)
-                yield to_arrow(opts.kind, answers), [values[p] for p in positions], positions
+                yield to_arrow(kind, answers), [values[p] for p in positions], positions
     finally:
         if run.claims is not None:  # never started: the generator's cleanup did not run
             run.claims.close()
@@ -454,49 +390,3 @@ async def stream_tables(
             cache.close()
     if summary.stopped:
         log.warning("run stopped early: %s", summary.line())
-
-
-def make_options(
-    kind: str,
-    concurrency: int,
-    rate_limit: float | Limiter | None,
-    retry: RetryPolicy | None,
-    url_mode: Literal["download", "passthrough"],
-    max_bytes: int,
-    chunk_size: int,
-    progress: bool,
-    download_timeout: float,
-    *,
-    shrink: bool = True,
-    storage_options: Mapping[str, Any] | None = None,
-    url_allow_hosts: Iterable[str] | None = None,
-    url_private: bool = True,
-    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-) -> Options:
-    if url_mode not in ("download", "passthrough"):
-        from ocr_frames._errors import ConfigurationError
-
-        raise ConfigurationError(f"url_mode must be 'download' or 'passthrough', not {url_mode!r}")
-    if chunk_size < 1:
-        from ocr_frames._errors import ConfigurationError
-
-        raise ConfigurationError(f"chunk_size must be >= 1, got {chunk_size}")
-    if chunk_bytes < 1:
-        from ocr_frames._errors import ConfigurationError
-
-        raise ConfigurationError(f"chunk_bytes must be >= 1, got {chunk_bytes}")
-    return Options(
-        kind=check_kind(kind),
-        concurrency=concurrency,
-        rate_limit=rate_limit,
-        retry=retry,
-        url_mode=url_mode,
-        max_bytes=max_bytes,
-        chunk_size=chunk_size,
-        progress=progress,
-        download_timeout=download_timeout,
-        shrink=shrink,
-        storage_options=storage_options,
-        url_policy=UrlPolicy(url_allow_hosts, private=url_private),
-        chunk_bytes=chunk_bytes,
-    )

@@ -1,12 +1,24 @@
-"""Per-kind shortcuts: ``of.idcard(series, **kw)`` is ``of.recognize(series, "idcard", **kw)``."""
+"""Per-kind shortcuts: ``of.idcard(series, **kw)`` is ``of.recognize(series, "idcard", **kw)``.
+
+One per kind of :data:`ocr_frames.KINDS` (``tests/run/test_options.py`` checks that no
+kind is missing); each takes ``engine``, ``cache_dir`` and the run options, as
+:func:`ocr_frames.recognize` does.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 
+from ocr_frames._engine.contract import Engine
+from ocr_frames._run.options import RunKeywords, run_entry
 from ocr_frames._run.pipeline import recognize
+from ocr_frames._run.run import CacheDir
+from ocr_frames.kinds import spec
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "bankcard",
@@ -21,23 +33,37 @@ __all__ = [
 
 
 class Shortcut(Protocol):
-    def __call__(self, images: Any, **kwargs: Any) -> pd.DataFrame: ...
+    def __call__(
+        self,
+        images: Any,
+        *,
+        engine: Engine | None = None,
+        cache_dir: CacheDir = None,
+        **options: Unpack[RunKeywords],
+    ) -> pd.DataFrame: ...
 
 
-def _shortcut(kind: str, what: str) -> Shortcut:
-    def run(images: Any, **kwargs: Any) -> pd.DataFrame:
-        return recognize(images, kind, **kwargs)
+def _shortcut(kind: str) -> Shortcut:
+    @run_entry
+    def run(
+        images: Any,
+        *,
+        engine: Engine | None = None,
+        cache_dir: CacheDir = None,
+        **options: Unpack[RunKeywords],
+    ) -> pd.DataFrame:
+        return recognize(images, kind, engine=engine, cache_dir=cache_dir, **options)
 
     run.__name__ = run.__qualname__ = kind
-    run.__doc__ = f"{what}: ``recognize(images, {kind!r}, **kwargs)``."
+    run.__doc__ = f"{spec(kind).title}: ``recognize(images, {kind!r}, **options)``."
     return run
 
 
-idcard = _shortcut("idcard", "身份证, resident ID cards (front and back)")
-bankcard = _shortcut("bankcard", "银行卡, bank card numbers")
-driving = _shortcut("driving", "行驶证, vehicle registration certificates")
-drivinglicense = _shortcut("drivinglicense", "驾驶证, driver's licences")
-bizlicense = _shortcut("bizlicense", "营业执照, business licences")
-comm = _shortcut("comm", "通用印刷体, printed text lines with positions")
-platenum = _shortcut("platenum", "车牌, licence plates")
-menu = _shortcut("menu", "菜单, menu dishes and prices")
+idcard = _shortcut("idcard")
+bankcard = _shortcut("bankcard")
+driving = _shortcut("driving")
+drivinglicense = _shortcut("drivinglicense")
+bizlicense = _shortcut("bizlicense")
+comm = _shortcut("comm")
+platenum = _shortcut("platenum")
+menu = _shortcut("menu")

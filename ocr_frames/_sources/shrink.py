@@ -1,8 +1,9 @@
 """Re-encode what the platform cannot take as it is into JPEGs it can.
 
-Used by :mod:`ocr_frames._sources.sources` when ``shrink`` is on (the default of the public API):
+Used by the readers of :mod:`ocr_frames._sources` when ``shrink`` is on (the default of the
+public API):
 
-* images of :data:`~ocr_frames._sources.sources.MAX_IMAGE_BYTES` or more (phone photos of ID
+* images of :data:`~ocr_frames._sources.limits.MAX_IMAGE_BYTES` or more (phone photos of ID
   cards are 3-8 MB) are turned upright (EXIF orientation), scaled down to a long side of
   at most :data:`MAX_LONG_SIDE` pixels and encoded as JPEG, lowering the quality and then
   the size in steps until the result is under the limit (never below
@@ -16,7 +17,7 @@ platform reads the orientation tag itself.  Only images that must be re-encoded 
 are turned upright.
 
 Decompression bombs are refused from the header, before any pixel is decoded: more than
-:data:`~ocr_frames._sources.sources.MAX_IMAGE_PIXELS` pixels per image or page, more than
+:data:`~ocr_frames._sources.limits.MAX_IMAGE_PIXELS` pixels per image or page, more than
 :data:`MAX_PAGES` pages.  Every failure is a :class:`ConversionError` carrying a
 :data:`~ocr_frames._errors.LOCAL_CODES` code; nothing here raises anything else.
 
@@ -46,6 +47,8 @@ import PIL
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ocr_frames._errors import E_NOT_IMAGE, E_TOO_LARGE
+from ocr_frames._sources.limits import MAX_IMAGE_PIXELS
+from ocr_frames._sources.sniff import document_type
 
 __all__ = [
     "MAX_LONG_SIDE",
@@ -57,7 +60,7 @@ __all__ = [
     "Converted",
     "Document",
     "convert",
-    "document_type",
+    "is_multipage_tiff",
     "params_id",
 ]
 
@@ -73,8 +76,6 @@ QUALITIES: Final = (90, 80, 70)
 MAX_PAGES: Final = 100
 #: Resolution PDF pages are rendered at (capped by MAX_LONG_SIDE).
 PDF_DPI: Final = 200
-_MAX_PIXELS: Final = 89_478_485  # = sources.MAX_IMAGE_PIXELS (no import cycle)
-_HEIF_BRANDS: Final = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1"})
 _PDFIUM_LOCK: Final = threading.Lock()  # PDFium must never be called from two threads at once
 
 
@@ -99,17 +100,6 @@ class Converted:
 def params_id(max_bytes: int) -> str:
     """Everything that decides the bytes produced: part of the ``original → sent`` key."""
     return f"{RECIPE}:pillow-{PIL.__version__}:{max_bytes}"
-
-
-def document_type(data: bytes | mmap.mmap) -> str | None:
-    """``"pdf"``, ``"heif"`` or ``"tiff"`` when ``data`` may need conversion even if small."""
-    if data[:5] == b"%PDF-":
-        return "pdf"
-    if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
-        return "heif"
-    if data[:4] in (b"II*\x00", b"MM\x00*"):
-        return "tiff"
-    return None
 
 
 def is_multipage_tiff(data: bytes) -> bool:
@@ -273,10 +263,10 @@ def _open(data: bytes | mmap.mmap) -> Image.Image:
 
 def _check_pixels(size: tuple[int, int]) -> None:
     width, height = size
-    if width * height > _MAX_PIXELS:
+    if width * height > MAX_IMAGE_PIXELS:
         raise ConversionError(
             E_NOT_IMAGE,
-            f"image of {width} x {height} pixels exceeds the {_MAX_PIXELS:,} pixel limit "
+            f"image of {width} x {height} pixels exceeds the {MAX_IMAGE_PIXELS:,} pixel limit "
             "(possible decompression bomb)",
         )
 

@@ -13,6 +13,9 @@ of ``- — – － ~ ～`` or ``至``, optionally surrounded by spaces: ``201710
 
 Dates are returned as day numbers since 1970-01-01 (what Arrow's ``date32`` stores), so
 the caller can build Arrow arrays without creating ``datetime.date`` objects.
+:func:`date_arrays` and :func:`validity_arrays` turn whole string columns into ``date32``
+columns: each distinct string is parsed once (``dictionary_encode``), with a vectorised
+cast when every distinct string has the usual shape.
 """
 
 from __future__ import annotations
@@ -21,9 +24,14 @@ import re
 from datetime import date
 from typing import Final
 
-__all__ = ["parse_date", "parse_days", "split_validity"]
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = ["date_arrays", "parse_date", "parse_days", "split_validity", "validity_arrays"]
 
 _EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
+#: 0001-01-01 in days since 1970-01-01: the first day Python's ``date`` can hold.
+_FIRST_DAY: Final = date(1, 1, 1).toordinal() - _EPOCH_ORDINAL
 
 # One alternative per layout; a separator must be the same on both sides (\2).
 _DATE_RE: Final = re.compile(
@@ -99,3 +107,79 @@ def split_validity(text: str) -> tuple[int | None, int | None, bool | None]:
     if end is None:
         return None, None, None
     return start, end, False
+
+
+# --- whole columns ----------------------------------------------------------------
+
+
+def date_arrays(texts: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """``(date32, raw)`` of a string column: each distinct string is parsed once."""
+    encoded = pc.dictionary_encode(texts)
+    days = _iso_days(encoded.dictionary)
+    if days is not None:  # every distinct value is a valid YYYY-MM-DD: nothing failed
+        return days.take(encoded.indices).cast(pa.date32()), pa.nulls(len(texts), pa.string())
+    distinct = encoded.dictionary.to_pylist()
+    parsed = [parse_days(text) for text in distinct]
+    failed = [
+        text if day is None and text.strip() else None
+        for text, day in zip(distinct, parsed, strict=True)
+    ]
+    dates = pa.array(parsed, type=pa.int32()).take(encoded.indices).cast(pa.date32())
+    if any(text is not None for text in failed):
+        raw = pa.array(failed, type=pa.string()).take(encoded.indices)
+    else:
+        raw = pa.nulls(len(texts), type=pa.string())
+    return dates, raw
+
+
+def _iso_days(distinct: pa.Array) -> pa.Array | None:
+    """Days of ``distinct`` if all are valid ``YYYY-MM-DD`` dates (vectorised), else None.
+
+    Arrow's string → date32 cast accepts exactly that shape and checks the calendar, a
+    subset of what :func:`parse_days` accepts, with the same result;
+    except year 0, which Python's ``date`` (and so the slow path) refuses.
+    """
+    try:
+        days = distinct.cast(pa.date32()).cast(pa.int32())
+    except pa.ArrowInvalid:
+        return None
+    low = pc.min(days).as_py()
+    return days if low is None or low >= _FIRST_DAY else None
+
+
+def validity_arrays(texts: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """``(start, end, long_term)`` of a column of idcard validity periods."""
+    encoded = pc.dictionary_encode(texts)
+    parts = _usual_validity(encoded.dictionary)
+    if parts is None:
+        rows = [split_validity(text) for text in encoded.dictionary.to_pylist()]
+        start, end, long_term = zip(*rows, strict=True) if rows else ((), (), ())
+        parts = (
+            pa.array(start, type=pa.int32()),
+            pa.array(end, type=pa.int32()),
+            pa.array(long_term, type=pa.bool_()),
+        )
+    start, end, long_term = (part.take(encoded.indices) for part in parts)
+    return start.cast(pa.date32()), end.cast(pa.date32()), long_term
+
+
+def _usual_validity(distinct: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array] | None:
+    """Vectorised :func:`split_validity` when every distinct value has
+    the usual shape ``YYYYMMDD-YYYYMMDD`` or ``YYYYMMDD-长期``, with valid dates; else None.
+    """
+    usual = pc.match_substring_regex(distinct, r"^[0-9]{8}-(?:[0-9]{8}|长期)$")
+    if pc.all(usual).as_py() is False:
+        return None
+    long_term = pc.equal(pc.utf8_slice_codeunits(distinct, 9), "长期")
+    ends = pc.if_else(long_term, None, pc.utf8_slice_codeunits(distinct, 9))
+    start, end = _iso_days(_yyyymmdd_to_iso(distinct)), _iso_days(_yyyymmdd_to_iso(ends))
+    if start is None or end is None:  # an impossible date: the slow path nulls the row
+        return None
+    return start, end, long_term
+
+
+def _yyyymmdd_to_iso(texts: pa.Array) -> pa.Array:
+    def piece(start: int, stop: int) -> pa.Array:
+        return pc.utf8_slice_codeunits(texts, start, stop)
+
+    return pc.binary_join_element_wise(piece(0, 4), piece(4, 6), piece(6, 8), "-")

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ocr_frames._base.files import DEFAULT_FILE_MODE, create_private, temporary_beside, try_flock
-from ocr_frames._tables.flatten import to_pandas
+from ocr_frames._tables.frames import to_pandas
 from ocr_frames._version import __version__
 
 __all__ = [

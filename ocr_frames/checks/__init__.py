@@ -65,12 +65,18 @@ from pathlib import Path
 import pandas as pd
 
 from ocr_frames._base.files import DEFAULT_FILE_MODE
-from ocr_frames.checks import _duplicates
 from ocr_frames.checks._apply import check_columns
 from ocr_frames.checks._catalogue import CHECKS, CheckInfo
 from ocr_frames.checks._common import Column, row_ok
+from ocr_frames.checks._duplicates import DuplicateKeys
 from ocr_frames.checks._link import link
-from ocr_frames.checks._report import render_html, resolve_kind, summary_table, write_html
+from ocr_frames.checks._report import (
+    ReportData,
+    render_html,
+    resolve_kind,
+    summary_table,
+    write_html,
+)
 from ocr_frames.kinds import check_kind
 
 __all__ = [
@@ -126,12 +132,9 @@ def duplicates(df: pd.DataFrame, kind: str) -> pd.DataFrame:
     card number, registration number, VIN, plate) read from more than one distinct image.
     Groups are the 0-based position of the first row of the group; NA when unique.
     """
-    kind = check_kind(kind)
-    ok = row_ok(df)
-    columns = _duplicates.image_columns(df, ok)
-    if kind in _duplicates.NUMBER_COLUMNS:
-        columns += _duplicates.number_columns(df, _duplicates.number_codes(df, kind, ok))
-    return _with_columns(df, columns)
+    keys = DuplicateKeys(check_kind(kind))
+    keys.add(df, row_ok(df))
+    return _with_columns(df, keys.columns())
 
 
 def _checked(df: pd.DataFrame, kind: str | None, as_of: date | None) -> tuple[pd.DataFrame, str]:
@@ -150,8 +153,8 @@ def report(df: pd.DataFrame, kind: str | None = None, *, as_of: date | None = No
     here for ``kind`` (default: the kind ``recognize`` records in ``df.attrs``) and
     ``as_of``.
     """
-    checked, _ = _checked(df, kind, as_of)
-    return summary_table(checked)
+    checked, kind = _checked(df, kind, as_of)
+    return summary_table(checked, kind)
 
 
 def report_html(
@@ -176,9 +179,9 @@ def report_html(
     checked, kind = _checked(df, kind, as_of)
     meta = checked.attrs.get(_ATTRS_KEY)
     day = meta.get("as_of") if isinstance(meta, dict) else None
-    text = render_html(
-        checked, kind, as_of=str(day or _as_of(as_of)), title=title, max_rows=max_rows
-    )
+    data = ReportData(kind, max_rows=max_rows)
+    data.add(checked)
+    text = render_html(data, as_of=str(day or _as_of(as_of)), title=title)
     if path is not None:
         write_html(text, path, file_mode=file_mode)
     return text

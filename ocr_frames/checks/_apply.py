@@ -1,4 +1,11 @@
-"""``add_checks``: the check columns of each kind, assembled into the table."""
+"""``add_checks``: the check columns of each kind, assembled into the table.
+
+In two parts, so that a stream of chunks gets the very columns a whole table gets:
+:func:`row_columns` judge each row alone (a chunk at a time is fine), the duplicate
+columns (:class:`~ocr_frames.checks._duplicates.DuplicateKeys`) need every row first, and
+:class:`Verdict` sums up the boolean columns of both into ``check_passed`` and
+``check_problems``, adding them part by part.
+"""
 
 from __future__ import annotations
 
@@ -173,46 +180,77 @@ def _kind_columns(table: _Table) -> list[Column]:
         columns.append(_dates.not_expired(df, kind, ok, table.as_of))
     if kind in _dates.ORDER:
         columns.append(_dates.dates_ordered(df, kind, ok))
-    columns += _duplicates.image_columns(df, ok)
-    if kind in _duplicates.NUMBER_COLUMNS:
-        codes, _ = table.encoded(_duplicates.NUMBER_COLUMNS[kind])
-        columns += _duplicates.number_columns(df, codes)
     return columns
 
 
-def _summary(columns: Sequence[Column], n: int) -> list[Column]:
-    """``check_passed`` and ``check_problems`` from the boolean columns."""
-    failed = np.zeros(n, dtype=bool)
-    checked = np.zeros(n, dtype=bool)
-    problems = np.full(n, None, dtype=object)
-    for column in columns:
-        if column.values.dtype != BOOL:
-            continue
-        na = np.asarray(column.values.isna(), dtype=bool)
-        fails = ~na & ~np.asarray(column.values.to_numpy(dtype=bool, na_value=True), dtype=bool)
-        failed |= fails
-        checked |= ~na
-        info = CHECKS[column.name]
-        rows = np.flatnonzero(fails)
-        if info.composite or not len(rows):
-            continue
-        reasons = np.full(len(rows), info.problem, dtype=object)
-        if column.detail is not None:
-            detail = column.detail[rows]
-            reasons = np.where(pd.isnull(detail), reasons, detail)
-        before = problems[rows]
-        later = ~pd.isnull(before)
-        reasons[later] = before[later] + "; " + reasons[later]
-        problems[rows] = reasons
-    passed_all = pd.array(~failed, dtype=BOOL)
-    passed_all[~checked] = pd.NA
-    return [
-        Column("check_passed", passed_all),
-        Column("check_problems", pd.array(problems, dtype=STR)),
-    ]
+class Verdict:
+    """``check_passed`` and ``check_problems`` of ``n`` rows, from boolean check columns
+    added in output order (a failing row's problems are listed in that order)."""
+
+    def __init__(self, n: int) -> None:
+        self.failed = np.zeros(n, dtype=bool)
+        self.checked = np.zeros(n, dtype=bool)
+        self.problems = np.full(n, None, dtype=object)
+
+    @classmethod
+    def resume(cls, passed: Sequence[bool | None], problems: Sequence[str | None]) -> Verdict:
+        """The verdict of earlier columns, from the ``check_passed`` / ``check_problems``
+        they gave."""
+        verdict = cls(len(passed))
+        verdict.failed = np.array([p is False for p in passed], dtype=bool)
+        verdict.checked = np.array([p is not None for p in passed], dtype=bool)
+        verdict.problems = np.array([*problems, None], dtype=object)[: len(passed)]
+        return verdict
+
+    def add(self, columns: Sequence[Column]) -> Verdict:
+        """Take the boolean ``columns`` into account (the others are skipped)."""
+        problems = self.problems
+        for column in columns:
+            if column.values.dtype != BOOL:
+                continue
+            na = np.asarray(column.values.isna(), dtype=bool)
+            values = column.values.to_numpy(dtype=bool, na_value=True)
+            fails = ~na & ~np.asarray(values, dtype=bool)
+            self.failed |= fails
+            self.checked |= ~na
+            info = CHECKS[column.name]
+            rows = np.flatnonzero(fails)
+            if info.composite or not len(rows):
+                continue
+            reasons = np.full(len(rows), info.problem, dtype=object)
+            if column.detail is not None:
+                detail = column.detail[rows]
+                reasons = np.where(pd.isnull(detail), reasons, detail)
+            before = problems[rows]
+            later = ~pd.isnull(before)
+            reasons[later] = before[later] + "; " + reasons[later]
+            problems[rows] = reasons
+        return self
+
+    def columns(self) -> list[Column]:
+        passed_all = pd.array(~self.failed, dtype=BOOL)
+        passed_all[~self.checked] = pd.NA
+        return [
+            Column("check_passed", passed_all),
+            Column("check_problems", pd.array(self.problems, dtype=STR)),
+        ]
+
+
+def row_columns(
+    df: pd.DataFrame, kind: str, as_of: date, keys: _duplicates.DuplicateKeys | None = None
+) -> list[Column]:
+    """The check columns of ``kind`` that judge each row alone (all but the duplicate
+    columns), in output order; ``keys``, if given, takes the rows' duplicate keys."""
+    table = _Table(df, check_kind(kind), as_of)
+    columns = _kind_columns(table)
+    if keys is not None:
+        number = _duplicates.NUMBER_COLUMNS.get(table.kind)
+        keys.add(df, table.ok, table.encoded(number) if number else None)
+    return columns
 
 
 def check_columns(df: pd.DataFrame, kind: str, as_of: date) -> list[Column]:
     """Every check column of ``kind`` for ``df`` (in output order)."""
-    columns = _kind_columns(_Table(df, check_kind(kind), as_of))
-    return [*columns, *_summary(columns, len(df))]
+    keys = _duplicates.DuplicateKeys(check_kind(kind))
+    columns = [*row_columns(df, kind, as_of, keys), *keys.columns()]
+    return [*columns, *Verdict(len(df)).add(columns).columns()]

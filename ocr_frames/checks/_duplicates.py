@@ -8,8 +8,13 @@
   twice, or one ID number used by several customers.  Rows that only repeat one image are
   left to ``check_image_unique``.  ``check_number_group`` is the first such row's position.
 
-Error rows and rows without a value get NA.  The table must be whole: duplicates across
-separately checked chunks are not seen.
+Error rows and rows without a value get NA.
+
+A row's verdict depends on rows after it (both rows of a pair are flagged), so the keys
+are gathered first and judged at the end: :class:`DuplicateKeys` takes a table whole or
+chunk by chunk (a run streaming to Parquet), keeps per row only a code for its image and
+one for its number (distinct values in a dict), and :meth:`DuplicateKeys.columns` gives
+the columns of every row added, the same whichever way the rows came.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ocr_frames.checks._common import BOOL, INT, Codes, Column, encode
+from ocr_frames.checks._common import BOOL, INT, Codes, Column, encode, text_column
 
 #: kind → the column holding the document's number
 NUMBER_COLUMNS: Final[dict[str, str]] = {
@@ -71,36 +76,59 @@ def _columns(prefix: str, codes: Codes, keys: npt.NDArray[np.int64], message: st
     ]
 
 
-def _no_codes(n: int) -> Codes:
-    return np.full(n, -1, dtype=np.intp)
+class DuplicateKeys:
+    """What the duplicate checks compare, gathered from a ``kind`` table's rows in order."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._images: dict[str, int] = {}  # sha256 → code
+        self._numbers: dict[str, int] = {}  # normalised document number → code
+        self._sha: list[Codes] = []  # per part: each row's image code (-1: none)
+        self._ok: list[npt.NDArray[np.bool_]] = []
+        self._num: list[Codes] = []  # per part: each row's number code (-1: none or not ok)
+
+    def add(
+        self,
+        df: pd.DataFrame,
+        ok: npt.NDArray[np.bool_],
+        numbers: tuple[Codes, list[str]] | None = None,
+    ) -> None:
+        """Add the rows of ``df`` (after those added before); ``numbers``: the encoded
+        number column when the caller has it already (see :func:`encode`)."""
+        n = len(df)
+        if "sha256" in df.columns:
+            sha = _global(
+                encode(df["sha256"], np.ones(n, dtype=bool), normalise=False), self._images
+            )
+        else:
+            sha = np.full(n, -1, dtype=np.intp)
+        self._sha.append(sha)
+        self._ok.append(ok)
+        if self.kind in NUMBER_COLUMNS:
+            column = NUMBER_COLUMNS[self.kind]
+            found = numbers if numbers is not None else encode(text_column(df, column), ok)
+            self._num.append(_global(found, self._numbers))
+
+    def columns(self) -> list[Column]:
+        """``check_image_*`` (and ``check_number_*`` for kinds with a number) of every row
+        added, in order."""
+        sha = np.concatenate([np.empty(0, np.intp), *self._sha])
+        ok = np.concatenate([np.empty(0, bool), *self._ok])
+        n = len(sha)
+        rows = np.arange(n, dtype=np.int64)
+        image = np.where(ok & (sha >= 0), sha, -1)
+        columns = _columns("image", image, rows, "same image as row {row}")
+        if self.kind in NUMBER_COLUMNS:
+            numbers = np.concatenate([np.empty(0, np.intp), *self._num])
+            # a row without image bytes counts as an image of its own
+            key = np.where(sha >= 0, sha, n + rows).astype(np.int64)
+            message = "same document number as row {row} (another image)"
+            columns += _columns("number", numbers, key, message)
+        return columns
 
 
-def image_columns(df: pd.DataFrame, ok: npt.NDArray[np.bool_]) -> list[Column]:
-    """``check_image_unique`` and ``check_image_group``."""
-    if "sha256" in df.columns:
-        codes = encode(df["sha256"], ok, normalise=False)[0]
-    else:
-        codes = _no_codes(len(df))
-    rows = np.arange(len(df), dtype=np.int64)
-    return _columns("image", codes, rows, "same image as row {row}")
-
-
-def number_codes(df: pd.DataFrame, kind: str, ok: npt.NDArray[np.bool_]) -> Codes:
-    """Codes of the normalised document numbers of ``kind`` (-1: missing or not ok)."""
-    return encode(df[NUMBER_COLUMNS[kind]], ok)[0]
-
-
-def number_columns(df: pd.DataFrame, codes: Codes) -> list[Column]:
-    """``check_number_unique`` and ``check_number_group`` (by distinct images per number).
-
-    ``codes``: the rows' normalised numbers, from :func:`number_codes`.
-    """
-    n = len(df)
-    if "sha256" in df.columns:
-        images = encode(df["sha256"], np.ones(n, dtype=bool), normalise=False)[0]
-    else:
-        images = _no_codes(n)
-    # a row without image bytes counts as an image of its own
-    image_key = np.where(images >= 0, images, n + np.arange(n)).astype(np.int64)
-    message = "same document number as row {row} (another image)"
-    return _columns("number", codes, image_key, message)
+def _global(found: tuple[Codes, list[str]], table: dict[str, int]) -> Codes:
+    """Codes of one part (:func:`encode`) as codes of the whole table (-1 stays -1)."""
+    codes, values = found
+    lookup = np.array([*(table.setdefault(v, len(table)) for v in values), -1], dtype=np.intp)
+    return lookup[codes]

@@ -17,6 +17,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Final
 
+from stdnum import numdb
+
 #: GB/T 2260 province-level divisions (first two digits of the code).
 PROVINCES: Final[dict[str, str]] = {
     "11": "北京市",
@@ -64,8 +66,6 @@ def province(code: str) -> str | None:
 @lru_cache(maxsize=16384)
 def region_known(code: str) -> bool:
     """Whether the 6-digit ``code`` is a GB/T 2260 county-level code in stdnum's table."""
-    from stdnum import numdb
-
     if len(code) != 6 or not code.isascii() or not code.isdigit():
         return False
     parts = numdb.get("cn/loc").info(code)

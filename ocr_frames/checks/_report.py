@@ -9,11 +9,12 @@ their year.  Image sources are shown by file name only (no directories or URLs).
 from __future__ import annotations
 
 import html
+import os
 from collections.abc import Sequence
 from datetime import date, datetime, timezone
-from pathlib import Path
 from typing import Any, Final
 
+import numpy as np
 import pandas as pd
 
 from ocr_frames._base.files import DEFAULT_FILE_MODE, write_private_text
@@ -65,26 +66,64 @@ def _booleans(series: pd.Series[Any]) -> pd.arrays.BooleanArray:
     return pd.array(values, dtype="boolean")
 
 
-def summary_table(checked: pd.DataFrame) -> pd.DataFrame:
-    """Counts per boolean check column of an already checked table."""
-    names = [c for c in checked.columns if isinstance(c, str) and _is_check(c)]
-    rows = []
-    for name in names:
-        values = _booleans(checked[name])
-        na = int(values.isna().sum())
-        passed = int(values.fillna(False).sum())
-        rows.append((name, passed, len(values) - na - passed, na))
-    frame: pd.DataFrame = pd.DataFrame(
-        {
-            "description": pd.array([CHECKS[n].description for n, *_ in rows], dtype=STR),
-            "standard": pd.array([CHECKS[n].standard for n, *_ in rows], dtype=STR),
-            "passed": pd.array([r[1] for r in rows], dtype=INT),
-            "failed": pd.array([r[2] for r in rows], dtype=INT),
-            "not_applicable": pd.array([r[3] for r in rows], dtype=INT),
-        },
-        index=pd.Index([r[0] for r in rows], name="check", dtype=STR),
-    )
-    return frame
+class ReportData:
+    """What :func:`summary_table` and :func:`render_html` show, gathered from a checked
+    ``kind`` table part by part (a whole table is one part; a run streaming to Parquet
+    adds each chunk): counts per check, the first ``max_rows`` failing rows, masked."""
+
+    def __init__(self, kind: str, *, max_rows: int = 500) -> None:
+        self.kind, self.max_rows = kind, max_rows
+        self.counts: dict[str, list[int]] = {}  # check → [passed, failed, not applicable]
+        self.rows = self.passed = self.not_checked = self.n_failing = 0
+        self.positions: list[int] = []  # of the failing rows kept, 0-based in the table
+        self.failing: list[pd.DataFrame] = []  # those rows, masked
+
+    def add(self, checked: pd.DataFrame, *, masked: bool = False) -> None:
+        """Count the rows of ``checked`` (after those added before); ``masked``: its
+        personal columns are masked already."""
+        for name in (c for c in checked.columns if isinstance(c, str) and _is_check(c)):
+            values = _booleans(checked[name])
+            na = int(values.isna().sum())
+            passed = int(values.fillna(False).sum())
+            counts = self.counts.setdefault(name, [0, 0, 0])
+            for i, count in enumerate((passed, len(values) - na - passed, na)):
+                counts[i] += count
+        self.rows += len(checked)
+        if "check_passed" not in checked.columns:
+            return
+        verdict = _booleans(checked["check_passed"])
+        self.passed += int(verdict.fillna(False).sum())
+        self.not_checked += int(verdict.isna().sum())
+        failed = np.flatnonzero((~verdict).fillna(False).to_numpy(dtype=bool))
+        self.n_failing += len(failed)
+        keep = failed[: max(0, self.max_rows - len(self.positions))]
+        if len(keep):
+            rows = checked.iloc[keep]
+            self.failing.append(rows if masked else mask_frame(rows, self.kind))
+            start = self.rows - len(checked)
+            self.positions += [start + int(p) for p in keep]
+
+    def summary(self) -> pd.DataFrame:
+        """Counts per boolean check column (see :func:`ocr_frames.checks.report`)."""
+        names = list(self.counts)
+        frame: pd.DataFrame = pd.DataFrame(
+            {
+                "description": pd.array([CHECKS[n].description for n in names], dtype=STR),
+                "standard": pd.array([CHECKS[n].standard for n in names], dtype=STR),
+                "passed": pd.array([c[0] for c in self.counts.values()], dtype=INT),
+                "failed": pd.array([c[1] for c in self.counts.values()], dtype=INT),
+                "not_applicable": pd.array([c[2] for c in self.counts.values()], dtype=INT),
+            },
+            index=pd.Index(names, name="check", dtype=STR),
+        )
+        return frame
+
+
+def summary_table(checked: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """Counts per boolean check column of an already checked ``kind`` table."""
+    data = ReportData(kind, max_rows=0)
+    data.add(checked, masked=True)
+    return data.summary()
 
 
 # --- HTML ------------------------------------------------------------------------------
@@ -164,19 +203,17 @@ def _source_name(value: object) -> str:
     return text.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
 
 
-def _failing_html(checked: pd.DataFrame, kind: str, max_rows: int) -> tuple[str, int]:
-    failed = (~_booleans(checked["check_passed"])).fillna(False).to_numpy(dtype=bool)
-    positions = [int(p) for p in failed.nonzero()[0]]
-    if not positions:
-        return "<p class='meta'>No row failed a check.</p>", 0
-    masked = mask_frame(checked.iloc[positions[:max_rows]], kind)
-    columns = [c for c in DISPLAY_COLUMNS[kind] if c in masked.columns]
+def _failing_html(data: ReportData) -> str:
+    if not data.n_failing:
+        return "<p class='meta'>No row failed a check.</p>"
+    masked = pd.concat(data.failing) if data.failing else pd.DataFrame()
+    columns = [c for c in DISPLAY_COLUMNS[data.kind] if c in masked.columns]
     has_source = "source" in masked.columns
     head = "<th class='num'>row</th>" + ("<th>source</th>" if has_source else "")
     head += "".join(f"<th>{_e(_LABELS.get(c, c))}</th>" for c in columns)
     head += "<th>problems</th>"
     lines = [f"<table class='rows'><thead><tr>{head}</tr></thead><tbody>"]
-    for position, (_, row) in zip(positions, masked.iterrows(), strict=False):
+    for position, (_, row) in zip(data.positions, masked.iterrows(), strict=True):
         cells = f"<td class='num'>{position}</td>"
         if has_source:
             cells += f"<td><code>{_source_name(row['source'])}</code></td>"
@@ -184,17 +221,16 @@ def _failing_html(checked: pd.DataFrame, kind: str, max_rows: int) -> tuple[str,
         problems = _e(row["check_problems"]).replace("; ", "<br>")
         lines.append(f"<tr>{cells}<td class='problems'>{problems}</td></tr>")
     lines.append("</tbody></table>")
-    if len(positions) > max_rows:
+    if data.n_failing > len(data.positions):
         lines.append(
-            f"<p class='meta'>{len(positions) - max_rows} more failing rows not shown.</p>"
+            f"<p class='meta'>{data.n_failing - len(data.positions)} more failing rows not "
+            "shown.</p>"
         )
-    return "".join(lines), len(positions)
+    return "".join(lines)
 
 
-def _cards(checked: pd.DataFrame) -> str:
-    passed = _booleans(checked["check_passed"])
-    n, na = len(passed), int(passed.isna().sum())
-    ok = int(passed.fillna(False).sum())
+def _cards(data: ReportData) -> str:
+    n, na, ok = data.rows, data.not_checked, data.passed
     cards = [
         ("", n, "rows"),
         ("ok", ok, "passed every check"),
@@ -210,13 +246,11 @@ def _cards(checked: pd.DataFrame) -> str:
     )
 
 
-def render_html(
-    checked: pd.DataFrame, kind: str, *, as_of: str, title: str | None, max_rows: int
-) -> str:
-    """The HTML page of an already checked ``kind`` table."""
+def render_html(data: ReportData, *, as_of: str, title: str | None = None) -> str:
+    """The HTML page of a checked table (gathered in ``data``)."""
+    kind = data.kind
     title = title or f"Document checks: {spec(kind).title}"
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    failing, n_failing = _failing_html(checked, kind, max_rows)
     parts: Sequence[str] = (
         "<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width, initial-scale=1'>",
@@ -224,11 +258,11 @@ def render_html(
         f"<h1>{_e(title)}</h1>",
         f"<p class='meta'>kind <code>{_e(kind)}</code> · checked as of {_e(as_of)} · "
         f"generated {generated} · ocr-frames {_e(__version__)} · personal data masked</p>",
-        _cards(checked),
+        _cards(data),
         "<h2>Checks</h2>",
-        _summary_html(summary_table(checked)),
-        f"<h2>Rows that failed ({n_failing})</h2>",
-        failing,
+        _summary_html(data.summary()),
+        f"<h2>Rows that failed ({data.n_failing})</h2>",
+        _failing_html(data),
         "<p class='note'>Row numbers are 0-based positions in the table. "
         "n/a: the check does not apply to the row (an error row, a missing field, "
         "or a prerequisite check that already failed). "
@@ -239,6 +273,8 @@ def render_html(
     return "".join(parts)
 
 
-def write_html(text: str, path: str | Path, *, file_mode: int = DEFAULT_FILE_MODE) -> None:
+def write_html(
+    text: str, path: str | os.PathLike[str], *, file_mode: int = DEFAULT_FILE_MODE
+) -> None:
     """Write the page as UTF-8, mode 0600 unless ``file_mode`` says otherwise."""
     write_private_text(path, text, file_mode)

@@ -26,9 +26,17 @@ from importlib import util
 from pathlib import Path
 from typing import Any
 
-from ocr_frames._engine.engine import Engine
+import pandas as pd
+
+from ocr_frames._engine.contract import Engine
+from ocr_frames._run.output import recognize_to_parquet
+from ocr_frames.checks import add_checks, report, report_html
 from ocr_frames.cli.inputs import read_images
 from ocr_frames.kinds import KINDS
+from ocr_frames.local import LocalEngine
+from ocr_frames.mask import mask_frame
+from ocr_frames.testing import WeChatEmulator
+from ocr_frames.wechat.engine import WeChatEngine
 
 ENGINES = ("local", "wechat", "emulator")
 
@@ -48,21 +56,14 @@ def choose_engine(env: Mapping[str, str] | None = None) -> str:
 @contextlib.contextmanager
 def _engine(name: str, truth: Mapping[str, Any]) -> Iterator[tuple[Engine, str]]:
     if name == "local":
-        from ocr_frames.local import LocalEngine
-
         local = LocalEngine()
         yield local, f"demo: using the offline local engine, no WeChat account ({local.identity})"
     elif name == "wechat":
-        from ocr_frames._engine.engine import WeChatEngine
-
         yield (
             WeChatEngine.from_env(),
             "demo: WeChat credentials found - calling the WeChat API (billed)",
         )
     else:
-        from ocr_frames._engine.engine import WeChatEngine
-        from ocr_frames.testing import WeChatEmulator
-
         with WeChatEmulator() as emu:
             for entry in truth.values():
                 emu.register(entry["sha256"], entry["kind"], entry["answer"])
@@ -75,8 +76,6 @@ def _engine(name: str, truth: Mapping[str, Any]) -> Iterator[tuple[Engine, str]]
 
 def run_demo(samples: str | Path, out: str | Path, *, engine: str | None = None) -> int:
     """Run the demo; returns the process exit code."""
-    from ocr_frames._run.pipeline import recognize_to_parquet
-
     samples, out = Path(samples), Path(out)
     truth_file = samples / "truth.json"
     if not truth_file.exists():
@@ -99,10 +98,8 @@ def run_demo(samples: str | Path, out: str | Path, *, engine: str | None = None)
                 for _ in range(2)
             ]
             print(f"{kind:15} {runs[0].line()}")
-            print(
-                f"{'':15} rerun: {runs[1].cache_hits} cache hits, "
-                f"{runs[1].billed_calls} engine calls"
-            )
+            calls = "billed calls" if runs[1].billed else "engine calls"
+            print(f"{'':15} rerun: {runs[1].cache_hits} cache hits, {runs[1].billed_calls} {calls}")
     _audit(out)
     print(f"\nParquet files and audit reports written to {out.resolve()}/")
     return 0
@@ -110,11 +107,6 @@ def run_demo(samples: str | Path, out: str | Path, *, engine: str | None = None)
 
 def _audit(out: Path) -> None:
     """KYC checks on the ID cards (``check_*`` columns), a count table, an HTML report."""
-    import pandas as pd
-
-    from ocr_frames.checks import add_checks, report, report_html
-    from ocr_frames.mask import mask_frame
-
     checked = add_checks(pd.read_parquet(out / "idcard.parquet"), "idcard")
     report_html(checked, "idcard", path=out / "idcard_report.html")
     shown = mask_frame(checked, "idcard")  # the demo prints no full ID number or name

@@ -44,25 +44,27 @@ Requires ``pip install 'ocr-frames[dask]'`` (dask[dataframe] and distributed); a
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 import cloudpickle  # type: ignore[import-untyped]
 import pandas as pd
 
-from ocr_frames._engine.engine import DEFAULT_CONCURRENCY, Engine, Limiter, RetryPolicy
+from ocr_frames._engine.contract import Engine
+from ocr_frames._engine.policy import Limiter
 from ocr_frames._errors import ConfigurationError
 from ocr_frames._run.accessor import _join_results
-from ocr_frames._run.pipeline import DEFAULT_CHUNK_SIZE
+from ocr_frames._run.options import RunKeywords, RunOptions, run_entry
+from ocr_frames._run.pipeline import audit_frame
 from ocr_frames._run.pipeline import recognize as _recognize
-from ocr_frames._sources.sources import MAX_IMAGE_BYTES
-from ocr_frames._tables.flatten import to_pandas
+from ocr_frames._tables.frames import to_pandas
 from ocr_frames.dask._limiter import DEFAULT_LIMITER_NAME, GlobalRateLimit
 from ocr_frames.kinds import check_kind, schema
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
     from distributed import Client
+    from typing_extensions import Unpack
 
 __all__ = ["DEFAULT_LIMITER_NAME", "GlobalRateLimit", "meta", "recognize"]
 
@@ -115,7 +117,7 @@ def _recognize_partition(
     prefix: str,
 ) -> pd.DataFrame:
     """Runs on a worker: one partition in, its results out (same index)."""
-    results = _recognize(part[column], kind, engine=engine.build(), progress=False, **options)
+    results = _recognize(part[column], kind, engine=engine.build(), **options)
     results.attrs = {}  # per-partition summaries do not concatenate; keep meta-like frames
     if join:
         return _join_results(part, results, prefix)
@@ -141,6 +143,7 @@ def _cluster_limiter(
     return limiter
 
 
+@run_entry(progress=False)
 def recognize(
     ddf: dd.DataFrame,
     column: str,
@@ -148,20 +151,11 @@ def recognize(
     *,
     engine: EngineSpec = None,
     cache_dir: str | os.PathLike[str] | Literal[False] | None = None,
-    rate_limit: float | Limiter | None = None,
     limiter_name: str = DEFAULT_LIMITER_NAME,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    retry: RetryPolicy | None = None,
     join: bool = False,
     prefix: str = "",
-    url_mode: Literal["download", "passthrough"] = "download",
-    max_bytes: int = MAX_IMAGE_BYTES,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
-    shrink: bool = True,
-    storage_options: Mapping[str, Any] | None = None,
-    url_allow_hosts: Sequence[str] | None = None,
-    url_private: bool = True,
     client: Client | None = None,
+    **options: Unpack[RunKeywords],
 ) -> dd.DataFrame:
     """:func:`ocr_frames.recognize` on every partition of ``ddf[column]``, lazily.
 
@@ -169,35 +163,33 @@ def recognize(
     columns of ``kind`` (named ``prefix + column``), after ``ddf``'s own columns when
     ``join=True``.  Nothing runs until you compute it.
 
-    ``rate_limit``: calls per second for the **whole cluster** (the platform's minute
-    quota is per account): a number builds a :class:`GlobalRateLimit` named
-    ``limiter_name`` and installs it on the scheduler of ``client`` (default: the current
-    client; one is required), or pass a limiter object.  ``concurrency`` is per partition.
+    The run options are those of :func:`ocr_frames.recognize`, applied per partition on
+    the workers (``progress`` defaults to False there), except:
+
+    * ``rate_limit``: calls per second for the **whole cluster** (the platform's minute
+      quota is per account): a number builds a :class:`GlobalRateLimit` named
+      ``limiter_name`` and installs it on the scheduler of ``client`` (default: the
+      current client; one is required), or pass a limiter object.  ``concurrency`` is
+      per partition;
+    * ``checks``: the duplicate checks (``check_image_*``, ``check_number_*`` and so
+      ``check_passed``) compare the rows of one partition only; for the whole table, run
+      :func:`ocr_frames.checks.add_checks` on the computed frame instead.
+
     ``engine``: an :class:`~ocr_frames.Engine` (must pickle; each partition gets its own
     copy), a zero-argument factory, or ``None`` for ``WeChatEngine.from_env()`` on each
-    worker.  ``cache_dir``, ``shrink``, ``storage_options``, ``url_allow_hosts``,
-    ``url_private``: as in :func:`ocr_frames.recognize`, seen from the workers.
+    worker.  ``cache_dir``, ``storage_options``, paths and URLs are seen from the workers.
     """
+    options.setdefault("progress", False)  # no bars on the workers unless asked
+    opts = RunOptions(**options)
     check_kind(kind)
     if column not in ddf.columns:
         raise KeyError(f"no column {column!r} in the Dask DataFrame")
     source = _EngineSource(engine)
-    limiter = _cluster_limiter(rate_limit, limiter_name, client)
-    options: dict[str, Any] = {
-        "cache_dir": cache_dir,
-        "concurrency": concurrency,
-        "rate_limit": limiter,
-        "retry": retry,
-        "url_mode": url_mode,
-        "max_bytes": max_bytes,
-        "chunk_size": chunk_size,
-        "shrink": shrink,
-        "storage_options": dict(storage_options) if storage_options else None,
-        "url_allow_hosts": list(url_allow_hosts) if url_allow_hosts is not None else None,
-        "url_private": url_private,
-    }
+    limiter = _cluster_limiter(opts.rate_limit, limiter_name, client)
+    # plain keywords travel in the task graph (and pickle) better than the frozen object
+    keywords = {**opts.as_keywords(), "rate_limit": limiter, "cache_dir": cache_dir}
     empty = ddf._meta
-    result_meta = meta(kind, empty.index)
+    result_meta = audit_frame(meta(kind, empty.index), kind, opts)  # check_* columns too
     result_meta = (
         _join_results(empty, result_meta, prefix)
         if join
@@ -208,7 +200,7 @@ def recognize(
         column=column,
         kind=kind,
         engine=source,
-        options=options,
+        options=keywords,
         join=join,
         prefix=prefix,
         meta=result_meta,

@@ -7,7 +7,7 @@ handler, ``ocr_frames_rate_reserve(name, rate, n)``: it reserves the next ``n`` 
 ``1/rate`` seconds apart and never before now, and answers with their *delays from now*.
 The scheduler runs its handlers one at a time on its event loop, so a reservation is
 atomic without a lock.  :meth:`GlobalRateLimit.acquire` (the ``async acquire()`` of
-:class:`ocr_frames._engine.engine.Limiter`, so it plugs into ``rate_limit=``) asks for a slot, then
+:class:`ocr_frames._engine.policy.Limiter`, so it plugs into ``rate_limit=``) asks for a slot, then
 sleeps until it comes.
 
 Why this design:
@@ -118,7 +118,7 @@ class GlobalRateLimit:
         return self
 
     async def acquire(self) -> None:
-        """Wait for this caller's slot (the :class:`ocr_frames._engine.engine.Limiter` protocol).
+        """Wait for this caller's slot (the :class:`ocr_frames._engine.policy.Limiter` protocol).
 
         A caller that wakes up too late for its slot (a stalled process: GC, a busy CPU)
         drops it and takes a new one: late calls must not go out in a bunch.

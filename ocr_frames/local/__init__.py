@@ -13,21 +13,7 @@ WeChat protocol on 127.0.0.1 so that existing WeChat client code can point at it
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from ocr_frames.local._engine import LAYOUT_VERSION, LocalEngine
-
-if TYPE_CHECKING:
-    from ocr_frames.local._serve import LocalServer, serve
-
-
-def __getattr__(name: str) -> Any:
-    # the server pulls in the HTTP plumbing: imported only by those who serve
-    if name in ("LocalServer", "serve"):
-        from ocr_frames.local import _serve
-
-        return getattr(_serve, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
+from ocr_frames.local._serve import LocalServer, serve
 
 __all__ = ["LAYOUT_VERSION", "LocalEngine", "LocalServer", "serve"]

@@ -6,9 +6,13 @@ import asyncio
 import logging
 from typing import Any, Final
 
-from ocr_frames._engine.engine import BaseEngine
+import httpx
+
+from ocr_frames._engine.base import BaseEngine
 from ocr_frames._errors import E_ENGINE, ConfigurationError
+from ocr_frames._sources.download import download
 from ocr_frames.kinds import check_kind
+from ocr_frames.local import layouts
 from ocr_frames.local._ocr import DET_LIMIT, decode_image, get_core, model_id, rapidocr_version
 
 __all__ = ["LAYOUT_VERSION", "LocalEngine"]
@@ -70,7 +74,9 @@ class LocalEngine(BaseEngine):
         )
 
     def warm_up(self) -> None:
-        """Load the models now instead of at the first image."""
+        """Load the models and the layouts' character tables now instead of at the first
+        image."""
+        layouts.warm_up()
         self._core().warm_up()
 
     def _core(self) -> Any:
@@ -83,8 +89,6 @@ class LocalEngine(BaseEngine):
 
     def recognize_bytes(self, kind: str, data: bytes) -> Answer:
         """One image → one answer, synchronously, in the calling thread."""
-        from ocr_frames.local.layouts import parse
-
         check_kind(kind)
         if not data:
             return _error(44002, "empty post data: no image")
@@ -98,7 +102,7 @@ class LocalEngine(BaseEngine):
         core = self._core()
         try:
             boxes = core.read(image)
-            fields = parse(kind, boxes, image)
+            fields = layouts.parse(kind, boxes, image)
         except (ConfigurationError, ImportError):
             raise
         except Exception as exc:
@@ -127,10 +131,6 @@ class LocalEngine(BaseEngine):
 
 async def _download(url: str) -> tuple[bytes, Answer | None]:
     """Fetch ``img_url`` like the platform does; failures are its 101000."""
-    import httpx
-
-    from ocr_frames._sources.sources import download
-
     async with httpx.AsyncClient(trust_env=False) as client:
         source = await download(url, client=client)
     if source.data is None:

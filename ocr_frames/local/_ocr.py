@@ -4,7 +4,7 @@ onnxruntime, loaded once per process, lazily, behind a lock.
 Nothing here downloads anything: the detector, recogniser and (unused) angle-classifier
 models are passed to rapidocr by explicit path inside the installed package, and the
 recogniser's character table is read from the model's own metadata, so rapidocr's
-download code is never reached (``tests/test_local_engine.py`` checks that no socket is
+download code is never reached (``tests/local/test_engine.py`` checks that no socket is
 opened while the models load).  Importing this module imports neither rapidocr nor
 onnxruntime; :func:`get_core` does, the first time it is called.
 
@@ -16,6 +16,7 @@ pipeline never serves two threads at the same time).
 
 from __future__ import annotations
 
+import io
 import os
 import queue
 import threading
@@ -27,6 +28,9 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from ocr_frames._errors import ConfigurationError
 
 __all__ = [
     "DET_LIMIT",
@@ -103,8 +107,6 @@ def models_dir() -> Path:
     """The ``models`` folder inside the installed rapidocr package (not imported)."""
     found = util.find_spec("rapidocr")
     if found is None or not found.submodule_search_locations:
-        from ocr_frames._errors import ConfigurationError
-
         raise ConfigurationError(
             "the local engine needs rapidocr and onnxruntime: pip install 'ocr-frames[local]'"
         )
@@ -142,10 +144,6 @@ def decode_image(data: bytes) -> np.ndarray | None:
 
 
 def _decode_with_pillow(data: bytes) -> np.ndarray | None:
-    import io
-
-    from PIL import Image, UnidentifiedImageError
-
     try:
         with Image.open(io.BytesIO(data)) as pil:
             rgb = np.asarray(pil.convert("RGB"))
@@ -226,11 +224,7 @@ class OCRCore:
         return pipeline
 
     def warm_up(self) -> None:
-        """Load the models (and the character tables of the layouts) now rather than at
-        the first image."""
-        from ocr_frames.local.layouts._fix import simplified
-
-        simplified([])
+        """Load the models now rather than at the first image."""
         self._free.put(self._borrow())
 
     def detector_side(self, image: np.ndarray) -> int:

@@ -28,6 +28,8 @@ from typing import Final
 
 import pandas as pd
 
+from ocr_frames.kinds import check_kind
+
 __all__ = [
     "mask_address",
     "mask_bank",
@@ -156,8 +158,6 @@ def mask_frame(df: pd.DataFrame, kind: str) -> pd.DataFrame:
 
     Same rows, index and column order; masked columns are ``string[pyarrow]``.
     """
-    from ocr_frames.kinds import check_kind
-
     out: pd.DataFrame = df.copy()
     for column, mask in MASKED_COLUMNS[check_kind(kind)].items():
         if column in out.columns:

@@ -74,7 +74,7 @@ platform costs money.
 
 from __future__ import annotations
 
-from ocr_frames.testing._answers import ERRMSG
+from ocr_frames._sources.limits import MAX_IMAGE_BYTES
 from ocr_frames.testing._emulator import (
     DEFAULT_APPID,
     DEFAULT_HOST,
@@ -84,7 +84,8 @@ from ocr_frames.testing._emulator import (
     QUIRKS,
     WeChatEmulator,
 )
-from ocr_frames.wechat._images import FETCH_TIMEOUT, MAX_IMAGE_BYTES
+from ocr_frames.wechat._images import FETCH_TIMEOUT
+from ocr_frames.wechat._protocol import ERRMSG
 from ocr_frames.wechat._server import DEFAULT_MAX_BODY
 
 __all__ = [

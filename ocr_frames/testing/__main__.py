@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from collections.abc import Sequence
-from types import FrameType
 
 from ocr_frames.testing._emulator import DEFAULT_APPID, DEFAULT_SECRET, WeChatEmulator
 
@@ -29,26 +26,16 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv``, serve, return the exit status."""
     args = _parser().parse_args(argv)
-    stopping = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stopping.set()
-
-    previous = signal.signal(signal.SIGTERM, on_signal)
     emulator = WeChatEmulator(
         port=args.port, latency=args.latency, appid=args.appid, secret=args.secret
     )
-    with emulator:
+
+    def announce() -> None:
         print(f"base_url: {emulator.base_url}", flush=True)
         print(f"appid: {emulator.appid}", flush=True)
         print(f"secret: {emulator.secret} (a fake credential for this emulator only)", flush=True)
-        try:
-            while not stopping.wait(0.5):
-                pass
-        except KeyboardInterrupt:
-            pass
-        finally:
-            signal.signal(signal.SIGTERM, previous)
+
+    emulator.serve_until_stopped(announce)
     return 0
 
 

@@ -1,7 +1,7 @@
-"""What the platform answers: error bodies, and realistic fallback answers seeded by sha256.
+"""What the emulated platform answers when nothing is registered: realistic fallback answers.
 
-Error bodies carry a new random ``rid`` each time, as on the platform.  Fallback answers
-have exactly the platform's JSON shapes and are a pure function of (kind, sha256).
+Fallback answers have exactly the platform's JSON shapes and are a pure function of
+(kind, sha256); error bodies are the protocol's (:func:`ocr_frames.wechat._protocol.error_body`).
 
 Every generated identifier is valid, not merely well-formed: ID numbers carry the
 GB 11643 check digit, bank card numbers the Luhn digit, VINs the ISO 3779 check digit and
@@ -14,34 +14,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-import secrets
 from collections.abc import Callable
 from typing import Any, Final
 
 from ocr_frames.kinds import check_kind
 
-__all__ = ["ERRMSG", "error_body", "fallback_answer"]
-
-ERRMSG: Final = {
-    -1: "system error",
-    40001: "invalid credential, access_token is invalid or not latest",
-    40002: "invalid grant_type",
-    40013: "invalid appid",
-    40125: "invalid appsecret",
-    41001: "access_token missing",
-    41002: "appid missing",
-    41004: "appsecret missing",
-    42001: "access_token expired",
-    43002: "require POST method",
-    44002: "empty post data",
-    45009: "reach max api daily quota limit",
-    45011: "api minute-quota reach limit  mustslower  retry next minute",
-    47001: "data format error",
-    101000: "invalid image url",
-    101001: "certificate not found",
-    101002: "invalid image data",
-    101003: "not enough market quota",
-}
+__all__ = ["fallback_answer"]
 
 # (division code, province, city, district, plate prefix)
 _REGIONS: Final = (
@@ -89,13 +67,6 @@ _VIN_VALUES: Final = dict(zip("ABCDEFGHJKLMNPRSTUVWXYZ", (*range(1, 9), *range(1
                                                           *range(2, 10)), strict=True))  # fmt: skip
 _VIN_WEIGHTS: Final = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
 _PLATE_CHARS: Final = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"
-
-
-def error_body(errcode: int | None) -> dict[str, Any]:
-    """``{"errcode": N, "errmsg": "text rid: 6xxxxxxx-xxxxxxxx-xxxxxxxx"}``; None means -1."""
-    code = -1 if errcode is None else errcode
-    rid = f"6{secrets.randbits(28):07x}-{secrets.randbits(32):08x}-{secrets.randbits(32):08x}"
-    return {"errcode": code, "errmsg": f"{ERRMSG.get(code, 'error')} rid: {rid}"}
 
 
 def fallback_answer(kind: str, sha256: str) -> dict[str, Any]:

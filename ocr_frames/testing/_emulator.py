@@ -1,4 +1,7 @@
-"""The emulated platform: tokens, quotas, faults, quirks and answers, behind :mod:`._server`.
+"""The emulated platform: accounts, quotas, faults, quirks and answers.
+
+The protocol itself (routes, token endpoints, error bodies) is
+:class:`ocr_frames.wechat._protocol.ProtocolServer`, shared with ``ocr-frames serve``.
 
 Everything the tests may read or switch from another thread (counters, tokens, quotas,
 faults) sits behind one ``threading.Lock``; the answers themselves are computed on the
@@ -13,17 +16,18 @@ import hashlib
 import json
 import math
 import random
-import threading
 import time
 from collections import Counter
 from typing import Any, Final
 
-from ocr_frames.kinds import KINDS, check_kind
-from ocr_frames.testing._answers import error_body, fallback_answer
+from ocr_frames._sources.limits import MAX_IMAGE_BYTES
+from ocr_frames._sources.sniff import is_image
+from ocr_frames.kinds import check_kind
+from ocr_frames.testing._answers import fallback_answer
 from ocr_frames.testing._faults import Fault, FaultPlan
-from ocr_frames.wechat._images import MAX_IMAGE_BYTES, ImageReader, is_image, sha256_of
-from ocr_frames.wechat._server import HTTPServerThread, LoopbackService, Request, Response
-from ocr_frames.wechat._tokenbook import TokenBook
+from ocr_frames.wechat._images import ImageReader, sha256_of
+from ocr_frames.wechat._protocol import JSON, ProtocolServer, error_body
+from ocr_frames.wechat._server import HTTPServerThread, Request, Response
 
 __all__ = [
     "DEFAULT_APPID",
@@ -46,7 +50,7 @@ MINUTE_WINDOW: Final = 60.0
 QUIRKS: Final = frozenset({"bankcard_id", "string_errcode", "text_plain", "vhicle_type"})
 
 
-class WeChatEmulator(LoopbackService):
+class WeChatEmulator(ProtocolServer):
     """A loopback WeChat OCR platform; see :mod:`ocr_frames.testing` for the behaviour."""
 
     _what = "emulator"
@@ -80,10 +84,9 @@ class WeChatEmulator(LoopbackService):
         self.market_quota = market_quota
         self.quirks = frozenset(quirks)
         self._port = port
-        self._lock = threading.Lock()
+        self._init_protocol()
         self._faults = FaultPlan(seed)
         self._jitter_rng = random.Random(f"jitter:{seed}")  # not for secrets
-        self._tokens = TokenBook()
         self._answers: dict[tuple[str, str], dict[str, Any]] = {}
         self._registered: set[str] = set()
         self._minute_start = -math.inf
@@ -168,7 +171,8 @@ class WeChatEmulator(LoopbackService):
     def issue_token(self) -> str:
         """A valid token (the current stable token) without an HTTP call or a token_calls count."""
         with self._lock:
-            return self._grant("stable_token", force=False)[0]
+            grant = self._tokens.grant
+            return grant("stable_token", ttl=self.token_ttl, grace=self.token_grace, force=False)[0]
 
     def expire_tokens(self) -> None:
         """Every token issued so far answers 42001 from now on."""
@@ -236,57 +240,20 @@ class WeChatEmulator(LoopbackService):
             delay = self.latency + self._jitter_rng.uniform(-self.jitter, self.jitter)
         if delay > 0:
             await asyncio.sleep(delay)
-        if request.path == "/cgi-bin/token":
-            return self._token_endpoint(request)
-        if request.path == "/cgi-bin/stable_token":
-            return self._stable_token_endpoint(request)
-        kind = request.path.removeprefix("/cv/ocr/")
-        if request.path.startswith("/cv/ocr/") and kind in KINDS:
-            return await self._ocr(kind, request)
-        return Response(404, b"404 page not found\n", "text/plain; charset=utf-8")
+        return await super()._handle(request)
 
-    def _token_endpoint(self, request: Request) -> Response:
+    def _token_call(self, channel: str) -> None:
         with self._lock:
-            self._token_calls["token"] += 1
-            refusal = self._credentials(request.query)
-            if refusal:
-                return self._error(refusal)
-            token, expires_in = self._grant("token", force=True)
-        return self._json({"access_token": token, "expires_in": expires_in})
-
-    def _stable_token_endpoint(self, request: Request) -> Response:
-        with self._lock:
-            self._token_calls["stable_token"] += 1
-        if request.method != "POST":
-            return self._error(43002)
-        try:
-            body = json.loads(request.body)
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            return self._error(47001)
-        with self._lock:
-            refusal = self._credentials(body)
-            if refusal:
-                return self._error(refusal)
-            token, expires_in = self._grant("stable_token", force=body.get("force_refresh") is True)
-        return self._json({"access_token": token, "expires_in": expires_in})
+            self._token_calls[channel] += 1
 
     def _credentials(self, fields: dict[str, Any]) -> int:
         """0 when grant_type, appid and secret are right, else the platform's errcode."""
-        if fields.get("grant_type") != "client_credential":
-            return 40002
-        appid, secret = fields.get("appid"), fields.get("secret")
-        if not appid:
-            return 41002
-        if appid != self.appid:
+        refusal = super()._credentials(fields)  # grant_type, then a missing appid or secret
+        if refusal in (0, 41004) and fields.get("appid") != self.appid:
             return 40013
-        if not secret:
-            return 41004
-        return 40125 if secret != self.secret else 0
-
-    def _grant(self, channel: str, *, force: bool) -> tuple[str, int]:
-        return self._tokens.grant(channel, ttl=self.token_ttl, grace=self.token_grace, force=force)
+        if refusal:
+            return refusal
+        return 40125 if fields.get("secret") != self.secret else 0
 
     def _admit(self, access_token: str) -> int:
         """Token then quota checks; 0 admits (and counts) the call (lock held)."""
@@ -307,8 +274,6 @@ class WeChatEmulator(LoopbackService):
         return 0
 
     async def _ocr(self, kind: str, request: Request) -> Response:
-        if request.method != "POST":
-            return self._error(43002)
         with self._lock:
             refusal = self._admit(request.query.get("access_token", ""))
             fault = None if refusal else self._faults.draw()
@@ -358,10 +323,6 @@ class WeChatEmulator(LoopbackService):
             return Response(body=body[: len(body) // 2])
         return self._error(fault.errcode)
 
-    def _error(self, errcode: int | None) -> Response:
-        return self._json(error_body(errcode))
-
     def _json(self, body: dict[str, Any]) -> Response:
-        plain = "text_plain" in self._quirks
-        content_type = "text/plain" if plain else "application/json; charset=utf-8"
+        content_type = "text/plain" if "text_plain" in self._quirks else JSON
         return Response(200, json.dumps(body, ensure_ascii=False).encode(), content_type)

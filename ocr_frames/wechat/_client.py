@@ -1,8 +1,8 @@
-"""The I/O-free half of the WeChat clients: configuration, request validation, error mapping.
+"""The I/O-free half of the WeChat client: configuration, request validation, error mapping.
 
-:class:`BaseClient` holds what :class:`~ocr_frames.wechat.WeChatClient` and
-:class:`~ocr_frames.wechat.AsyncWeChatClient` share; they add only the HTTP calls and the
-lock (``threading.Lock`` or ``asyncio.Lock``) that guards the token.
+:class:`BaseClient` holds everything of :class:`~ocr_frames.wechat.AsyncWeChatClient`
+that does not move bytes; the client adds the HTTP calls and the lock that guards the
+token (:class:`~ocr_frames.wechat.WeChatClient` is a blocking wrapper around it).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from ocr_frames._errors import (
     ImageError,
     TransportError,
 )
+from ocr_frames._sources.limits import MAX_IMAGE_BYTES
 from ocr_frames._version import __version__
 from ocr_frames.kinds import check_kind
 from ocr_frames.wechat._redact import Scrubber, install_log_redaction, redact
@@ -37,10 +38,15 @@ from ocr_frames.wechat._token import (
     token_request,
 )
 
-__all__ = ["MAX_IMAGE_BYTES", "USER_AGENT", "BaseClient", "OCRCall", "check_http_options"]
+__all__ = [
+    "MAX_IMAGE_BYTES",
+    "USER_AGENT",
+    "BaseClient",
+    "OCRCall",
+    "check_base_url",
+    "check_http_options",
+]
 
-#: The platform only accepts images *smaller* than this.
-MAX_IMAGE_BYTES: Final = 2 * 1024 * 1024
 USER_AGENT: Final = f"ocr-frames/{__version__}"
 
 logger = logging.getLogger("ocr_frames.wechat")
@@ -122,7 +128,7 @@ class BaseClient:
         # at a time (slow-loris) would otherwise hold a call forever
         self._deadline = deadline
         self.appid = appid
-        self.base_url = _check_base_url(base_url)
+        self.base_url = check_base_url(base_url)
         self.token_endpoint: TokenEndpoint = token_endpoint
         # stable_token can be told to issue a new token; /cgi-bin/token always does
         self._can_force_refresh = token_endpoint == "stable_token"
@@ -235,7 +241,8 @@ class BaseClient:
         return _CappedBody(self._max_response_bytes, what)
 
 
-def _check_base_url(base_url: str) -> str:
+def check_base_url(base_url: str) -> str:
+    """``base_url`` without its trailing slash; ConfigurationError unless an http(s) URL."""
     try:
         url = httpx.URL(base_url)
     except (httpx.InvalidURL, TypeError):

@@ -1,4 +1,10 @@
-"""The image of an OCR request: the multipart ``img`` part, or the download of ``img_url``."""
+"""The image of an OCR request: the multipart ``img`` part, or the download of ``img_url``.
+
+What the servers then check comes from :mod:`ocr_frames._sources`, so the client, the
+emulator and ``ocr-frames serve`` share one definition of each: the size limit
+(:data:`~ocr_frames._sources.limits.MAX_IMAGE_BYTES`, 101002 at or above it) and the
+magic numbers (:func:`~ocr_frames._sources.sniff.is_image`).
+"""
 
 from __future__ import annotations
 
@@ -12,31 +18,15 @@ import httpx
 
 from ocr_frames.wechat._server import Request, parse_multipart
 
-__all__ = ["FETCH_TIMEOUT", "MAX_IMAGE_BYTES", "ImageReader", "is_image", "sha256_of"]
+__all__ = ["FETCH_TIMEOUT", "ImageReader", "sha256_of"]
 
-#: Images of this size or larger answer 101002, as on the platform.
-MAX_IMAGE_BYTES: Final = 2 * 1024 * 1024
 #: Total time allowed to download an ``img_url`` (only loopback hosts are fetched).
 FETCH_TIMEOUT: Final = 5.0
 #: A download larger than this is abandoned (101000) rather than held in memory.
 MAX_DOWNLOAD: Final = 16 * 1024 * 1024
 
 _LOOPBACK: Final = frozenset({"127.0.0.1", "localhost", "::1"})
-_MAGIC: Final = (
-    b"\xff\xd8\xff",
-    b"\x89PNG\r\n\x1a\n",
-    b"GIF87a",
-    b"GIF89a",
-    b"BM",
-    b"II*\0",
-    b"MM\0*",
-)
 _SHA256: Final = re.compile(r"[0-9a-f]{64}")
-
-
-def is_image(data: bytes) -> bool:
-    """Whether ``data`` starts like a JPEG, PNG, GIF, BMP, TIFF or WebP file."""
-    return data.startswith(_MAGIC) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
 
 
 def sha256_of(image: bytes | str) -> str:

@@ -1,4 +1,6 @@
-"""HTTP/1.1 plumbing of the emulator: an asyncio server on its own loop in a daemon thread.
+"""HTTP/1.1 plumbing of the loopback servers (the emulator, ``ocr-frames serve``): an
+asyncio server on its own loop in a daemon thread, and :class:`LoopbackService`, their
+life cycle.  The WeChat protocol on top of it is :mod:`ocr_frames.wechat._protocol`.
 
 Only what the WeChat protocol needs: origin-form requests, ``Content-Length`` bodies,
 keep-alive, ``Expect: 100-continue``.  Anything else is answered with a 4xx status and
@@ -13,18 +15,19 @@ import asyncio
 import contextlib
 import logging
 import re
+import signal
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
-from types import TracebackType
+from types import FrameType
 from typing import Final, TypeVar
 from urllib.parse import SplitResult, parse_qs, urlsplit
 
 __all__ = ["HTTPServerThread", "Request", "Response", "parse_multipart"]
 
-log = logging.getLogger("ocr_frames.testing")
+log = logging.getLogger("ocr_frames.wechat")
 
 #: Bodies larger than this are refused with 413 before they are read.
 DEFAULT_MAX_BODY: Final = 16 * 1024 * 1024
@@ -141,7 +144,7 @@ def _encode(response: Response, *, keep_alive: bool, head_only: bool = False) ->
         reason = "Unknown"
     head = (
         f"HTTP/1.1 {response.status} {reason}\r\n"
-        f"Server: ocr-frames-emulator\r\nDate: {formatdate(usegmt=True)}\r\n"
+        f"Server: ocr-frames\r\nDate: {formatdate(usegmt=True)}\r\n"
         f"Content-Type: {response.content_type}\r\nContent-Length: {len(response.body)}\r\n"
         f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n"
     ).encode("latin-1")
@@ -175,7 +178,7 @@ class HTTPServerThread:
 
     def start(self) -> None:
         """Bind and start serving; returns once the socket listens (raises if it cannot)."""
-        self._thread = threading.Thread(target=self._run, name="wechat-emulator", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="ocr-frames-server", daemon=True)
         self._thread.start()
         self._ready.wait()
         if self._startup_error is not None:
@@ -244,7 +247,7 @@ class HTTPServerThread:
             # client_connected_cb task that ends cancelled
             pass
         except Exception:  # a bug must cost one connection, never the server
-            log.exception("emulator connection failed")
+            log.exception("loopback server: a connection failed")
         finally:
             self._connections.pop(task, None)
             writer.close()
@@ -265,8 +268,8 @@ class HTTPServerThread:
         try:
             response = await self._handler(request)
         except Exception:
-            log.exception("emulator handler failed")
-            response = Response(500, b"emulator error\n", "text/plain; charset=utf-8")
+            log.exception("loopback server: the handler failed")
+            response = Response(500, b"server error\n", "text/plain; charset=utf-8")
             keep_alive = False
         if response.drop:
             return False
@@ -339,13 +342,27 @@ class LoopbackService:
     def __enter__(self: _S) -> _S:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    def serve_until_stopped(self, announce: Callable[[], None]) -> None:
+        """Start, call ``announce`` (e.g. print :attr:`base_url`), serve until Ctrl-C or
+        SIGTERM, stop.  The SIGTERM handler is in place before ``announce``, so a caller
+        that reads the announcement and sends SIGTERM always gets a clean stop."""
+        stopping = threading.Event()
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            stopping.set()
+
+        previous = signal.signal(signal.SIGTERM, on_signal)
+        try:
+            with self:
+                announce()
+                with contextlib.suppress(KeyboardInterrupt):
+                    while not stopping.wait(0.5):
+                        pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
     @property
     def port(self) -> int:

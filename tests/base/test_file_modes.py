@@ -21,7 +21,7 @@ from ocr_frames import checks
 from ocr_frames._cache import tools as cachetools
 from ocr_frames._cache.store import ResultCache
 from ocr_frames.testing import WeChatEmulator
-from tests.cli.test_cli import _env
+from tests.helpers import cli_env
 
 
 @pytest.fixture(autouse=True)
@@ -85,7 +85,7 @@ def test_cli_outputs_private_unless_file_mode_given(
     emulator: WeChatEmulator, image_files: Callable[[int], list[str]], tmp_path: Path
 ) -> None:
     folder = Path(image_files(2)[0]).parent
-    env = _env(emulator, tmp_path)
+    env = cli_env(emulator, tmp_path / "cache")
     cli = [sys.executable, "-m", "ocr_frames.cli"]
 
     def run(*extra: str) -> subprocess.CompletedProcess[str]:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -191,6 +192,20 @@ def test_entries_survive_reopening(tmp_path: Path) -> None:
     with ResultCache(tmp_path) as second:
         got = second.get_many([key_of(i) for i in range(50)])
     assert [got[key_of(i)]["n"] for i in range(50)] == list(range(50))
+
+
+def test_entries_list_keys_with_store_times_and_delete_many_removes_them(
+    cache: ResultCache,
+) -> None:
+    before = time.time()
+    cache.set_many({key_of(i): ANSWER for i in range(3)})
+    entries = cache.entries()
+    assert sorted(key for key, _ in entries) == sorted(key_of(i) for i in range(3))
+    assert all(before - 1 <= stored <= time.time() + 1 for _, stored in entries)
+    assert cache.delete_many([key_of(0), key_of(2), key_of(9)]) == 2
+    assert cache.delete_many([]) == 0
+    assert [key for key, _ in cache.entries()] == [key_of(1)]
+    assert cache.get_many([key_of(i) for i in range(3)]) == {key_of(1): ANSWER}
 
 
 # --- never evict -----------------------------------------------------------------------
@@ -454,6 +469,7 @@ def test_null_cache_stores_nothing() -> None:
         assert null.clear() == 0
         assert null.directory is None
         assert null.stats() == {"directory": None, "count": 0, "size_bytes": 0}
+        assert null.entries() == [] and null.delete_many([key_of(1)]) == 0
     null.close()
 
 

@@ -13,8 +13,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from ocr_frames import KINDS, ConfigurationError
-from ocr_frames._tables.flatten import to_arrow, to_pandas
+from ocr_frames._tables.flatten import to_arrow
+from ocr_frames._tables.frames import to_pandas
 from ocr_frames.checks import CHECKS, add_checks, duplicates
+from ocr_frames.checks._common import row_ok
+from ocr_frames.checks._duplicates import DuplicateKeys
 
 AS_OF = date(2026, 11, 25)
 B, N, S = "boolean", "Int64", "string"
@@ -438,6 +441,30 @@ def test_duplicates_by_image_and_number() -> None:
     problems = add_checks(table("idcard", *answers), "idcard", as_of=AS_OF)["check_problems"]
     assert vals(problems)[0] == "same image as row 1"
     assert vals(problems)[3] == "same document number as row 2 (another image)"
+
+
+@pytest.mark.parametrize("size", [1, 2, 4])
+def test_duplicate_keys_added_part_by_part_give_the_whole_tables_columns(size: int) -> None:
+    a, b, c = "a" * 64, "b" * 64, "c" * 64
+    answers = [
+        {"id": "11010519491231002X", "sha256": a},
+        {"id": "360426199101010071", "sha256": b},
+        {"id": "110105194912310021", "sha256": None},
+        {"errcode": 900004, "errmsg": "empty", "sha256": b},
+        {"id": "3604 2619 9101 0100 71", "sha256": c},  # the same number, spaced
+        {"id": "11010519491231002X", "sha256": a},  # row 0's file, parts later
+    ]
+    whole = table("idcard", *answers)
+    keys = DuplicateKeys("idcard")
+    for start in range(0, len(whole), size):
+        part = whole.iloc[start : start + size]
+        keys.add(part, row_ok(part))
+    streamed = {column.name: vals(pd.Series(column.values)) for column in keys.columns()}
+    expected = duplicates(whole, "idcard")
+    assert list(streamed) == [c for c in expected.columns if c not in whole.columns]
+    for name, values in streamed.items():
+        assert values == vals(expected[name]), name
+    assert streamed["check_image_unique"][0] is False  # its pair is in the last part
 
 
 def test_duplicate_numbers_are_normalised_and_rows_without_bytes_are_distinct() -> None:

@@ -9,7 +9,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from ocr_frames._tables.flatten import to_arrow, to_pandas
+from ocr_frames._tables.flatten import to_arrow
+from ocr_frames._tables.frames import to_pandas
 from ocr_frames.checks import link
 
 WANG = "11010519491231002X"  # female, born 1949-12-31

@@ -12,8 +12,10 @@ import pandas as pd
 import pytest
 
 from ocr_frames import KINDS, checks
-from ocr_frames._tables.flatten import to_arrow, to_pandas
+from ocr_frames._tables.flatten import to_arrow
+from ocr_frames._tables.frames import to_pandas
 from ocr_frames.checks import add_checks, report, report_html
+from ocr_frames.checks._report import ReportData, render_html
 
 AS_OF = date(2026, 11, 25)
 PEOPLE = [
@@ -141,3 +143,22 @@ def test_html_report_limits_failing_rows() -> None:
     assert "more failing rows not shown" in page
     assert "6222 **** **** 34" in page
     assert "6222020200112233" not in page
+
+
+@pytest.mark.parametrize("size", [1, 3])
+def test_report_data_added_part_by_part_is_the_whole_tables(size: int) -> None:
+    checked = add_checks(idcards(), "idcard", as_of=AS_OF)
+    whole = ReportData("idcard", max_rows=2)
+    whole.add(checked)
+    parts = ReportData("idcard", max_rows=2)
+    for start in range(0, len(checked), size):
+        parts.add(checked.iloc[start : start + size])
+    pd.testing.assert_frame_equal(parts.summary(), whole.summary())
+    counts = ("rows", "passed", "not_checked", "n_failing", "positions")
+    assert [getattr(parts, n) for n in counts] == [getattr(whole, n) for n in counts]
+    assert len(parts.positions) == 2 < parts.n_failing  # max_rows kept, the rest counted
+    pd.testing.assert_frame_equal(pd.concat(parts.failing), pd.concat(whole.failing))
+    assert (
+        render_html(parts, as_of="x").split("generated")[1][20:]
+        == render_html(whole, as_of="x").split("generated")[1][20:]
+    )

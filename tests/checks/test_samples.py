@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
-from ocr_frames._tables.flatten import to_arrow, to_pandas
+from ocr_frames._tables.flatten import to_arrow
+from ocr_frames._tables.frames import to_pandas
 from ocr_frames.checks import add_checks
+from tests.helpers import REPO
 
-TRUTH = Path(__file__).resolve().parents[2] / "sample_data" / "truth.json"
+TRUTH = REPO / "sample_data" / "truth.json"
 AS_OF = date(2026, 11, 25)
 
 #: (kind, field) → the check column that says whether the field's number is valid

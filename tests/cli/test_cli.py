@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -15,37 +14,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from ocr_frames.testing import WeChatEmulator
-
-
-def _env(emu: WeChatEmulator, tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WECHAT_")}
-    env.update(
-        WECHAT_APPID=emu.appid,
-        WECHAT_SECRET=emu.secret,
-        WECHAT_BASE_URL=emu.base_url,
-        OCR_FRAMES_CACHE_DIR=str(tmp_path / "cache"),
-    )
-    return env
-
-
-def _cli(
-    *args: str, env: dict[str, str] | None = None, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ocr_frames.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        input=stdin,
-        timeout=120,
-    )
+from tests.helpers import cli_env, run_cli
 
 
 def test_help_lists_commands_and_exit_codes() -> None:
-    top = _cli("--help")
+    top = run_cli("--help")
     assert top.returncode == 0
     assert "run" in top.stdout and "kinds" in top.stdout
-    run = _cli("run", "--help")
+    run = run_cli("run", "--help")
     assert run.returncode == 0
     assert "WECHAT_APPID" in run.stdout and "exit codes" in run.stdout
 
@@ -55,32 +31,15 @@ def test_run_folder_writes_parquet_and_summary(
 ) -> None:
     paths = image_files(6)
     out = tmp_path / "ids.parquet"
-    env = _env(emulator, tmp_path)
-    proc = _cli(
-        "run",
-        str(Path(paths[0]).parent),
-        "--kind",
-        "idcard",
-        "--out",
-        str(out),
-        "--no-progress",
-        env=env,
-    )
+    env = cli_env(emulator, tmp_path / "cache")
+    args = ["run", str(Path(paths[0]).parent), "--kind", "idcard", "--out", str(out)]
+    proc = run_cli(*args, "--no-progress", env=env)
     assert proc.returncode == 0, proc.stderr
     assert "6 rows: 6 ok" in proc.stderr and "6 billed calls" in proc.stderr
     df = pd.read_parquet(out)
     assert df["source"].tolist() == sorted(paths)
     assert emulator.secret not in proc.stderr + proc.stdout
-    again = _cli(
-        "run",
-        str(Path(paths[0]).parent),
-        "--kind",
-        "idcard",
-        "--out",
-        str(out),
-        "--no-progress",
-        env=env,
-    )
+    again = run_cli(*args, "--no-progress", env=env)
     assert again.returncode == 0
     assert "6 cache hits" in again.stderr and "0 billed calls" in again.stderr
     assert emulator.total_billed == 6
@@ -92,8 +51,8 @@ def test_run_csv_column_and_stdin(
     paths = image_files(3)
     csv = tmp_path / "list.csv"
     pd.DataFrame({"id": [1, 2, 3], "path": paths}).to_csv(csv, index=False)
-    env = _env(emulator, tmp_path)
-    proc = _cli(
+    env = cli_env(emulator, tmp_path / "cache")
+    proc = run_cli(
         "run",
         str(csv),
         "--column",
@@ -106,7 +65,7 @@ def test_run_csv_column_and_stdin(
     )
     assert proc.returncode == 0, proc.stderr
     assert pd.read_parquet(tmp_path / "a.parquet")["source"].tolist() == paths
-    proc = _cli(
+    proc = run_cli(
         "run",
         "-",
         "--kind",
@@ -123,9 +82,9 @@ def test_run_csv_column_and_stdin(
 def test_usage_and_configuration_errors_exit_2(
     emulator: WeChatEmulator, image_files: Callable[..., list[str]], tmp_path: Path
 ) -> None:
-    env = _env(emulator, tmp_path)
-    assert _cli("run", "x", "--kind", "passport", "--out", "o.parquet", env=env).returncode == 2
-    missing = _cli(
+    env = cli_env(emulator, tmp_path / "cache")
+    assert run_cli("run", "x", "--kind", "passport", "--out", "o.parquet", env=env).returncode == 2
+    missing = run_cli(
         "run",
         str(tmp_path / "nope.csv"),
         "--kind",
@@ -137,12 +96,12 @@ def test_usage_and_configuration_errors_exit_2(
     assert missing.returncode == 2 and "input not found" in missing.stderr
     no_creds = {k: v for k, v in env.items() if not k.startswith("WECHAT_")}
     folder = str(Path(image_files(1)[0]).parent)
-    proc = _cli(
+    proc = run_cli(
         "run", folder, "--kind", "idcard", "--out", str(tmp_path / "o.parquet"), env=no_creds
     )
     assert proc.returncode == 2 and "WECHAT_APPID" in proc.stderr
     bad_secret = {**env, "WECHAT_SECRET": "definitely-wrong"}
-    proc = _cli(
+    proc = run_cli(
         "run", folder, "--kind", "idcard", "--out", str(tmp_path / "o.parquet"), env=bad_secret
     )
     assert proc.returncode == 2 and "definitely-wrong" not in proc.stderr
@@ -154,16 +113,18 @@ def test_quota_exit_3_then_rerun_completes(
 ) -> None:
     folder = str(Path(image_files(8)[0]).parent)
     out = tmp_path / "q.parquet"
-    env = _env(emulator, tmp_path)
+    env = cli_env(emulator, tmp_path / "cache")
     emulator.daily_quota = 3
-    proc = _cli("run", folder, "--kind", "comm", "--out", str(out), "--concurrency", "1", env=env)
+    proc = run_cli(
+        "run", folder, "--kind", "comm", "--out", str(out), "--concurrency", "1", env=env
+    )
     assert proc.returncode == 3, proc.stderr
     assert "stopped by quota" in proc.stderr
     partial = pd.read_parquet(out)
     assert len(partial) == 8 and (partial["errcode"] == 0).sum() == 3
     emulator.reset_day()
     emulator.daily_quota = None
-    proc = _cli("run", folder, "--kind", "comm", "--out", str(out), env=env)
+    proc = run_cli("run", folder, "--kind", "comm", "--out", str(out), env=env)
     assert proc.returncode == 0, proc.stderr
     assert (pd.read_parquet(out)["errcode"] == 0).all()
     assert emulator.total_billed == 8
@@ -176,7 +137,7 @@ def test_kill_9_then_rerun_bills_at_most_in_flight_calls(
     folder = str(Path(image_files(n)[0]).parent)
     out = tmp_path / "k.parquet"
     with WeChatEmulator(latency=0.03) as emu:
-        env = _env(emu, tmp_path)
+        env = cli_env(emu, tmp_path / "cache")
         args = [
             sys.executable,
             "-m",
@@ -199,14 +160,16 @@ def test_kill_9_then_rerun_bills_at_most_in_flight_calls(
         proc.wait(timeout=30)
         assert 0 < emu.total_billed < n, "the kill must land mid-run"
         assert not out.exists(), "a killed run must not leave a file at the output path"
-        rerun = _cli("run", folder, "--kind", "idcard", "--out", str(out), "--no-progress", env=env)
+        rerun = run_cli(
+            "run", folder, "--kind", "idcard", "--out", str(out), "--no-progress", env=env
+        )
         assert rerun.returncode == 0, rerun.stderr
         assert emu.total_billed <= n + concurrency
         assert max(emu.billed.values()) <= 2
         assert not list(tmp_path.glob(".k.parquet.tmp-*"))
         resumed = pq.read_table(out).to_pandas()
         clean_env = {**env, "OCR_FRAMES_CACHE_DIR": str(tmp_path / "fresh-cache")}
-        clean = _cli(
+        clean = run_cli(
             "run",
             folder,
             "--kind",
@@ -223,7 +186,7 @@ def test_kill_9_then_rerun_bills_at_most_in_flight_calls(
 
 @pytest.mark.parametrize("command", ["kinds", "codes"])
 def test_listing_commands(command: str) -> None:
-    proc = _cli(command)
+    proc = run_cli(command)
     assert proc.returncode == 0
     assert ("idcard" in proc.stdout) if command == "kinds" else ("900005" in proc.stdout)
 
@@ -238,7 +201,7 @@ def test_run_with_checks_mask_and_report(
         sha = hashlib.sha256(Path(path).read_bytes()).hexdigest()
         emulator.register(sha, "idcard", {"type": "Front", "name": "王五", "id": number})
     out, report = tmp_path / "ids.parquet", tmp_path / "audit.html"
-    proc = _cli(
+    proc = run_cli(
         "run",
         str(Path(paths[0]).parent),
         "--kind",
@@ -251,7 +214,9 @@ def test_run_with_checks_mask_and_report(
         str(report),
         "--as-of",
         "2026-01-01",
-        env=_env(emulator, tmp_path),
+        "--chunk-size",
+        "1",
+        env=cli_env(emulator, tmp_path / "cache"),
     )
     assert proc.returncode == 0, proc.stderr
     df = pd.read_parquet(out)
@@ -263,23 +228,23 @@ def test_run_with_checks_mask_and_report(
 
 
 def test_no_shrink_and_storage_options_flags(emulator: WeChatEmulator, tmp_path: Path) -> None:
-    from tests.conftest import make_png
+    from tests.helpers import make_png
 
     big = tmp_path / "imgs" / "big.png"
     big.parent.mkdir()
     big.write_bytes(make_png(3, 1100, 1100))  # noise PNG of ~3.6 MB
     assert big.stat().st_size > 2 * 1024 * 1024
-    env = _env(emulator, tmp_path)
+    env = cli_env(emulator, tmp_path / "cache")
     out = tmp_path / "o.parquet"
-    refused = _cli(
+    refused = run_cli(
         "run", str(big.parent), "--kind", "comm", "--out", str(out), "--no-shrink", env=env
     )
     assert refused.returncode == 0 and pd.read_parquet(out)["errcode"].tolist() == [900005]
-    shrunk = _cli("run", str(big.parent), "--kind", "comm", "--out", str(out), env=env)
+    shrunk = run_cli("run", str(big.parent), "--kind", "comm", "--out", str(out), env=env)
     assert shrunk.returncode == 0 and pd.read_parquet(out)["errcode"].tolist() == [0]
     listing = tmp_path / "list.csv"
     pd.DataFrame({"path": ["memory://nowhere/x.png"]}).to_csv(listing, index=False)
-    bad_opts = _cli(
+    bad_opts = run_cli(
         "run",
         str(listing),
         "--kind",
@@ -291,7 +256,7 @@ def test_no_shrink_and_storage_options_flags(emulator: WeChatEmulator, tmp_path:
         env=env,
     )
     assert bad_opts.returncode == 2 and "storage-options" in bad_opts.stderr
-    ok_opts = _cli(
+    ok_opts = run_cli(
         "run",
         str(listing),
         "--kind",

@@ -17,6 +17,7 @@ import os
 import pickle
 import time
 from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,26 @@ def test_join_prefix_and_engine_factory(
     assert list(prefixed.columns) == [f"ocr_{c}" for c in of.schema("bankcard").names]
     with pytest.raises(ValueError, match="prefix="):
         ofd.recognize(ddf.assign(errcode=1), "path", "bankcard", engine=factory, join=True)
+
+
+def test_every_run_option_reaches_the_partitions(
+    client: Any, emulator: WeChatEmulator, image_files: Callable[..., list[str]]
+) -> None:
+    paths = image_files(4)
+    for path, number in zip(paths, ["11010519491231002X", "110105194912310021"] * 2, strict=True):
+        emulator.register(Path(path).read_bytes(), "idcard", {"type": "Front", "id": number})
+    kw: dict[str, Any] = {"engine": engine_for(emulator), "cache_dir": False}
+    options = {"checks": True, "mask": True, "as_of": date(2026, 1, 1), "chunk_size": 1}
+    options.update(chunk_bytes=1 << 20, download_timeout=5.0, on_error="keep")
+    out = ofd.recognize(frame_of(paths, partitions=2), "path", "idcard", **kw, **options)
+    assert "check_id_checksum" in out.columns  # meta has the check columns
+    df = out.compute()
+    assert list(out.dtypes.index) == list(df.columns)
+    assert dict(out.dtypes) == dict(df.dtypes)
+    assert df["check_id_checksum"].tolist() == [True, False, True, False]
+    assert all("*" in v for v in df["id"])
+    # duplicates are judged within a partition (documented): none in these
+    assert df["check_image_unique"].tolist() == [True] * 4
 
 
 def test_bad_arguments_fail_before_anything_runs(tmp_path: Path) -> None:

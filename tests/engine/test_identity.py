@@ -9,7 +9,7 @@ import pytest
 
 import ocr_frames as of
 from ocr_frames.testing import WeChatEmulator
-from tests.conftest import make_png
+from tests.helpers import make_png
 from tests.netservers import PathGateway
 
 

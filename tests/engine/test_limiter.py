@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 import ocr_frames as of
-from ocr_frames._engine.engine import CallPool, Limiter
+from ocr_frames._engine.policy import CallPool, Limiter
 from ocr_frames.testing import WeChatEmulator
 
 

@@ -15,7 +15,7 @@ import pytest
 
 import ocr_frames as of
 from ocr_frames.testing import WeChatEmulator
-from tests.conftest import make_png
+from tests.helpers import make_png
 from tests.netservers import ImageServer, RecordingProxy
 
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
@@ -162,12 +162,12 @@ def test_environment_routes_are_httpx_own(
 
 
 def test_cli_run_takes_a_proxy(no_proxy_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from tests.cli.test_cli import _env
+    from tests.helpers import cli_env
 
     image = tmp_path / "a.png"
     image.write_bytes(make_png(5))
     with RecordingProxy() as proxy, WeChatEmulator() as emu:
-        env = _env(emu, tmp_path)
+        env = cli_env(emu, tmp_path / "cache")
         for name in PROXY_VARIABLES:
             env.pop(name, None)
             env.pop(name.upper(), None)

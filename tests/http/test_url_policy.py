@@ -22,12 +22,16 @@ from urllib.parse import quote
 import httpx
 import pyarrow.parquet as pq
 import pytest
+from httpx._transports.default import _load_httpcore_exceptions
 
 import ocr_frames as of
 from ocr_frames._errors import E_URL_REFUSED, LOCAL_CODES
-from ocr_frames._sources.sources import Source, UrlPolicy, download, load_sources
+from ocr_frames._http.urlpolicy import UrlPolicy, _as_httpx_errors
+from ocr_frames._sources.batch import load_sources
+from ocr_frames._sources.download import download
+from ocr_frames._sources.source import Source
 from ocr_frames.testing import WeChatEmulator
-from tests.conftest import make_png
+from tests.helpers import make_png
 from tests.netservers import ImageServer
 
 PNG = make_png(21)
@@ -197,11 +201,11 @@ def test_dask_passes_the_options(images: ImageServer) -> None:
 
 
 def test_cli_flags(images: ImageServer, tmp_path: Path) -> None:
-    from tests.cli.test_cli import _env
+    from tests.helpers import cli_env
 
     url = f"{images.url}/img/a.png"
     with WeChatEmulator() as emu:
-        env = _env(emu, tmp_path)
+        env = cli_env(emu, tmp_path / "cache")
         base = [sys.executable, "-m", "ocr_frames.cli", "run", "-", "--kind", "idcard"]
         base += ["--out", str(tmp_path / "o.parquet"), "--no-progress", "--no-cache"]
 
@@ -218,11 +222,11 @@ def test_cli_flags(images: ImageServer, tmp_path: Path) -> None:
 
 
 def test_dry_run_applies_the_policy_too(images: ImageServer, tmp_path: Path) -> None:
-    from tests.cli.test_cli import _env
+    from tests.helpers import cli_env
 
     url = f"{images.url}/img/a.png"
     with WeChatEmulator() as emu:
-        env = _env(emu, tmp_path)
+        env = cli_env(emu, tmp_path / "cache")
         base = [sys.executable, "-m", "ocr_frames.cli", "run", "-", "--kind", "idcard"]
         base += ["--out", str(tmp_path / "o.parquet"), "--dry-run"]
 
@@ -384,12 +388,12 @@ def test_through_a_proxy_the_target_name_is_not_resolved_here(resolved: list[str
 
 
 def test_dry_run_downloads_through_the_proxy(images: ImageServer, tmp_path: Path) -> None:
-    from tests.cli.test_cli import _env
+    from tests.helpers import cli_env
     from tests.netservers import RecordingProxy
 
     url = f"{images.url}/img/a.png"
     with WeChatEmulator() as emu, RecordingProxy() as proxy:
-        env = _env(emu, tmp_path)
+        env = cli_env(emu, tmp_path / "cache")
         for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
             env.pop(name, None)
             env.pop(name.upper(), None)
@@ -400,3 +404,15 @@ def test_dry_run_downloads_through_the_proxy(images: ImageServer, tmp_path: Path
         assert "0 unreadable or invalid" in proc.stdout
         assert proxy.lines == [f"GET {url}"]
         assert emu.requests == 0
+
+
+def test_pinned_transport_maps_httpcore_errors_as_httpx_does() -> None:
+    """Our copy of httpx's exception table (no public hook to reuse it) agrees with it."""
+    theirs = _load_httpcore_exceptions()
+    assert len(theirs) >= 14
+    for core_error, httpx_error in theirs.items():
+        with pytest.raises(httpx.HTTPError) as info, _as_httpx_errors():
+            raise core_error("boom")
+        assert type(info.value) is httpx_error and isinstance(info.value.__cause__, core_error)
+    with pytest.raises(ValueError), _as_httpx_errors():
+        raise ValueError("not httpcore's: passes through")

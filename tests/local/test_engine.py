@@ -17,11 +17,12 @@ import pytest
 import ocr_frames as of
 from ocr_frames._cache.store import ResultCache
 from ocr_frames._errors import E_ENGINE, ConfigurationError
-from ocr_frames.local import LocalEngine
+from ocr_frames.cli.demo import choose_engine, run_demo
+from ocr_frames.local import LocalEngine, layouts
 from ocr_frames.wechat._parse import parse_response
+from tests.helpers import REPO
 
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = ROOT / "sample_data"
+SAMPLES = REPO / "sample_data"
 TRUTH: dict[str, dict[str, Any]] = json.loads((SAMPLES / "truth.json").read_text("utf-8"))
 POSITIONS = ("card_position_front", "card_position_back", "cert_position")
 
@@ -95,8 +96,6 @@ def test_bad_image_data(engine: LocalEngine, data: bytes, errcode: int) -> None:
 def test_an_engine_failure_is_a_row_error(
     engine: LocalEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ocr_frames.local import layouts
-
     def broken(*args: object) -> None:
         raise RuntimeError("boom")
 
@@ -146,7 +145,7 @@ def _run(code: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=timeout,
-        cwd=ROOT,
+        cwd=REPO,
         check=False,
     )
 
@@ -183,7 +182,7 @@ def test_cli_run_with_the_local_engine(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=180,
-        cwd=ROOT,
+        cwd=REPO,
         env={**os.environ, "WECHAT_APPID": "", "WECHAT_SECRET": ""},
         check=False,
     )
@@ -192,8 +191,6 @@ def test_cli_run_with_the_local_engine(tmp_path: Path) -> None:
 
 
 def test_demo_engine_choice() -> None:
-    from ocr_frames.cli.demo import choose_engine
-
     assert choose_engine({}) == "local"
     assert choose_engine({"WECHAT_APPID": "wx", "WECHAT_SECRET": "s"}) == "wechat"
     assert choose_engine({"WECHAT_ACCESS_TOKEN": "t"}) == "wechat"
@@ -203,10 +200,8 @@ def test_demo_engine_choice() -> None:
 def test_demo_still_runs_on_the_emulator(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from ocr_frames.cli.demo import run_demo
-
     assert run_demo(SAMPLES, tmp_path, engine="emulator") == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith("demo: using the bundled WeChat emulator")
-    assert "rerun: 5 cache hits, 0 engine calls" in out
+    assert "rerun: 5 cache hits, 0 billed calls" in out
     assert pd.read_parquet(tmp_path / "bankcard.parquet")["number"].notna().all()

@@ -19,9 +19,10 @@ import httpx
 import pytest
 
 import ocr_frames as of
-from ocr_frames._engine.engine import BaseEngine
+from ocr_frames._engine.base import BaseEngine
 from ocr_frames._errors import E_ENGINE, ConfigurationError
 from ocr_frames.local import LocalServer
+from ocr_frames.testing import WeChatEmulator
 from ocr_frames.wechat import WeChatClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -164,3 +165,30 @@ def test_serve_command_until_sigterm() -> None:
             process.send_signal(signal.SIGTERM)
             process.communicate(timeout=30)
     assert process.returncode == 0
+
+
+# (method, path, query, body) -> the platform's errcode, from both servers alike
+PROTOCOL_ERRORS: list[tuple[str, str, dict[str, str], bytes, int]] = [
+    ("GET", "/cgi-bin/stable_token", {}, b"", 43002),
+    ("POST", "/cgi-bin/stable_token", {}, b"{not json", 47001),
+    ("POST", "/cgi-bin/stable_token", {}, b"[1, 2]", 47001),
+    ("GET", "/cgi-bin/token", {"appid": "a", "secret": "s"}, b"", 40002),
+    ("GET", "/cgi-bin/token", {"grant_type": "client_credential", "secret": "s"}, b"", 41002),
+    ("GET", "/cv/ocr/comm", {}, b"", 43002),
+    ("POST", "/cv/ocr/comm", {}, b"", 41001),
+    ("POST", "/cv/ocr/comm", {"access_token": "never-issued"}, b"", 40001),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "query", "body", "errcode"), PROTOCOL_ERRORS)
+def test_serve_and_the_emulator_speak_one_protocol(
+    server: LocalServer, method: str, path: str, query: dict[str, str], body: bytes, errcode: int
+) -> None:
+    """The same malformed calls get the same errcodes from both (one ProtocolServer)."""
+    with WeChatEmulator() as emu:
+        for base_url in (server.base_url, emu.base_url):
+            answer = httpx.request(method, base_url + path, params=query, content=body)
+            assert answer.status_code == 200 and answer.json()["errcode"] == errcode
+            assert " rid: " in answer.json()["errmsg"]
+        for base_url in (server.base_url, emu.base_url):
+            assert httpx.post(f"{base_url}/cv/ocr/passport").status_code == 404

@@ -12,7 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ocr_frames import KINDS, mask
-from ocr_frames._tables.flatten import to_arrow, to_pandas
+from ocr_frames._tables.flatten import to_arrow
+from ocr_frames._tables.frames import to_pandas
 from ocr_frames.checks import add_checks
 from ocr_frames.mask import (
     MASKED_COLUMNS,

@@ -32,6 +32,7 @@ from ocr_frames._cache import claims as _claims
 from ocr_frames._cache.claims import Claims
 from ocr_frames._run import run as _run
 from ocr_frames.testing import WeChatEmulator
+from tests.helpers import cli_env
 
 
 def _unshare_works() -> bool:
@@ -110,13 +111,7 @@ def test_a_run_killed_as_pid_1_restarts_as_pid_1_and_finishes_promptly(
     args = ["-m", "ocr_frames.cli", "run", folder, "--kind", "idcard", "--out", str(out)]
     args += ["--concurrency", str(concurrency), "--no-progress"]
     with WeChatEmulator(latency=0.05) as emu:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("WECHAT_")}
-        env.update(
-            WECHAT_APPID=emu.appid,
-            WECHAT_SECRET=emu.secret,
-            WECHAT_BASE_URL=emu.base_url,
-            OCR_FRAMES_CACHE_DIR=str(tmp_path / "cache"),
-        )
+        env = cli_env(emu, tmp_path / "cache")
         first = _as_pid_1(*args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         init = _namespace_init(first)
         deadline = time.monotonic() + 60

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import queue
 import signal
 import subprocess
@@ -25,6 +24,7 @@ import pytest
 
 import ocr_frames as of
 from ocr_frames.testing import WeChatEmulator
+from tests.helpers import cli_env
 
 N, CONCURRENCY, LATENCY = 80, 4, 0.2  # an uninterrupted run takes about 4 s
 STOP_WITHIN = 1.0  # seconds from the interrupt to control back in the caller
@@ -228,13 +228,7 @@ def test_cli_interrupted_by_a_signal_cleans_up_and_keeps_answers(
     out = tmp_path / "out.parquet"
     args = [folder, "--kind", "bankcard", "--out", str(out), "--concurrency", str(CONCURRENCY)]
     with WeChatEmulator(latency=LATENCY) as emu:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("WECHAT_")}
-        env.update(
-            WECHAT_APPID=emu.appid,
-            WECHAT_SECRET=emu.secret,
-            WECHAT_BASE_URL=emu.base_url,
-            OCR_FRAMES_CACHE_DIR=str(cache),
-        )
+        env = cli_env(emu, cache)
         proc = _cli(args, env)
         deadline = time.monotonic() + 30
         while emu.total_billed < 12:

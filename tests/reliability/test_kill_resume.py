@@ -4,7 +4,6 @@ beyond the calls in flight at each kill."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -16,18 +15,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from ocr_frames.testing import WeChatEmulator
-from tests.conftest import make_png
-
-
-def _env(emu: WeChatEmulator, cache: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WECHAT_")}
-    env.update(
-        WECHAT_APPID=emu.appid,
-        WECHAT_SECRET=emu.secret,
-        WECHAT_BASE_URL=emu.base_url,
-        OCR_FRAMES_CACHE_DIR=str(cache),
-    )
-    return env
+from tests.helpers import cli_env, make_png
 
 
 def _run(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -63,7 +51,7 @@ def test_three_kills_mid_calls_then_resume(
     out = tmp_path / "out.parquet"
     args = [folder, "--kind", "driving", "--out", str(out), "--concurrency", str(concurrency)]
     with WeChatEmulator(latency=0.02, jitter=0.01) as emu:
-        env = _env(emu, tmp_path / "cache")
+        env = cli_env(emu, tmp_path / "cache")
         kills = 0
         for point in (40, 120, 200):
             _kill_when(_run(args, env), lambda p=point: emu.total_billed >= p)
@@ -74,7 +62,7 @@ def test_three_kills_mid_calls_then_resume(
         assert billed <= n + concurrency * kills, billed
         assert max(emu.billed.values()) <= 1 + kills
         reference = tmp_path / "reference.parquet"
-        clean_env = _env(emu, tmp_path / "fresh-cache")
+        clean_env = cli_env(emu, tmp_path / "fresh-cache")
         _complete([folder, "--kind", "driving", "--out", str(reference)], clean_env)
     pd.testing.assert_frame_equal(_table(out), _table(reference))
     assert not list(tmp_path.glob(".out.parquet.tmp-*")), "stale temporary files removed"
@@ -100,7 +88,7 @@ def test_kill_while_parquet_row_groups_are_written(tmp_path: Path) -> None:
     tmp_glob = ".big.parquet.tmp-*"
     args = [str(listing), "--kind", "bankcard", "--out", str(out)]
     with WeChatEmulator() as emu:
-        env = _env(emu, tmp_path / "cache")
+        env = cli_env(emu, tmp_path / "cache")
         proc = _run(args, env)
 
         def writing() -> bool:

@@ -4,7 +4,6 @@ time - no token stomping (40001), no corrupted cache, no image billed twice."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -14,6 +13,7 @@ import pandas as pd
 
 from ocr_frames._cache.store import ResultCache
 from ocr_frames.testing import WeChatEmulator
+from tests.helpers import cli_env
 
 
 def test_four_processes_share_token_and_cache_without_double_billing(
@@ -24,13 +24,7 @@ def test_four_processes_share_token_and_cache_without_double_billing(
     batches = [paths[40 * k : 40 * k + 80] for k in range(3)] + [paths[120:] + paths[:40]]
     cache = tmp_path / "shared-cache"
     with WeChatEmulator(latency=0.03, token_grace=0.0) as emu:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("WECHAT_")}
-        env.update(
-            WECHAT_APPID=emu.appid,
-            WECHAT_SECRET=emu.secret,
-            WECHAT_BASE_URL=emu.base_url,
-            OCR_FRAMES_CACHE_DIR=str(cache),
-        )
+        env = cli_env(emu, cache)
         procs = []
         for k, batch in enumerate(batches):
             listing = tmp_path / f"batch{k}.csv"

@@ -91,7 +91,7 @@ def test_cache_directory_is_private(engine: of.WeChatEngine, tmp_path: Path) -> 
     old = os.umask(0o022)
     try:
         cache = tmp_path / "deep" / "cache"
-        from tests.conftest import make_png
+        from tests.helpers import make_png
 
         of.recognize([make_png(1)], "idcard", engine=engine, cache_dir=cache, progress=False)
     finally:

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 import ocr_frames as of
-from tests.conftest import make_png
+from tests.helpers import make_png
 
 MODES = ["huge", "invalid_json", "wrong_types", "deep", "slow_loris", "ok"]
 

@@ -10,7 +10,7 @@ import pytest
 import ocr_frames as of
 from ocr_frames._cache.claims import Claims
 from ocr_frames._run import run as _run
-from tests.conftest import make_png
+from tests.helpers import make_png
 
 
 class _Engine(of.BaseEngine):

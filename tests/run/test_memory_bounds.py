@@ -20,12 +20,16 @@ from PIL import Image
 
 import ocr_frames as of
 from ocr_frames._cache.store import NullCache, ResultCache
-from ocr_frames._run.chunker import Chunk, Chunker
 from ocr_frames._run import run as _run
-from ocr_frames._sources import sources
-from ocr_frames._sources.sources import load_local
+from ocr_frames._run.chunker import Chunk, Chunker
+from ocr_frames._run.options import RunOptions
+from ocr_frames._run.summary import RunSummary
+from ocr_frames._sources import paths as _paths
+from ocr_frames._sources.batch import load_sources
+from ocr_frames._sources.read import load_local
+from ocr_frames._sources.source import Source
 from ocr_frames.testing import WeChatEmulator
-from tests.conftest import make_png
+from tests.helpers import make_png
 
 
 def noisy_pdf(pages: int, seed: int, size: tuple[int, int] = (300, 200)) -> bytes:
@@ -104,8 +108,8 @@ def test_every_chunk_holds_at_most_chunk_bytes(tmp_path: Path) -> None:
     values = [paths[0], os.fspath(tmp_path / "card.png"), paths[1], paths[2]]
     limit = 300 * 1024
 
-    async def load(batch: list[Any], budget: Any, derived: bool) -> list[sources.Source]:
-        return await sources.load_sources(batch, shrink=True, lazy_pages=True, budget=budget)
+    async def load(batch: list[Any], budget: Any, derived: bool) -> list[Source]:
+        return await load_sources(batch, shrink=True, lazy_pages=True, budget=budget)
 
     async def lookup(keys: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
         return {}, {}
@@ -160,9 +164,9 @@ def test_chunk_bytes_do_not_change_the_rows_and_reruns_render_only_missing_pages
 def test_repeated_and_mapped_documents_give_the_same_pages(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # big PDFs are read into memory of their own (sources._read_document): make every PDF
+    # big PDFs are read into memory of their own (paths._read_document): make every PDF
     # "big"; a document repeated within a read-ahead batch is one object used twice
-    monkeypatch.setattr(sources, "_MAP_MIN_BYTES", 1)
+    monkeypatch.setattr(_paths, "_MAP_MIN_BYTES", 1)
     paths = _pdf_files(tmp_path / "docs", 2, 3)
     engine = _Counting()
     df = of.recognize(
@@ -183,9 +187,9 @@ def test_no_cache_duplicate_map_stays_bounded_and_duplicates_are_billed_once(
     # run keeps in-run answers off the heap, yet no duplicate is ever paid for.
     distinct = [make_png(1000 + i) for i in range(320)]
     values = distinct + distinct[::-1]
-    opts = _run.make_options("bankcard", 4, None, None, "download", 2**21 - 1, 8, False, 5.0)
-    summary = _run.RunSummary(kind="bankcard", engine=engine.identity)
-    run = _run._Run(engine, NullCache(), opts, summary)
+    opts = RunOptions(concurrency=4, max_bytes=2**21 - 1, chunk_size=8, progress=False)
+    summary = RunSummary(kind="bankcard", engine=engine.identity)
+    run = _run._Run(engine, NullCache(), "bankcard", opts, summary)
     largest = 0
 
     async def main() -> int:

@@ -17,9 +17,9 @@ import pyarrow.parquet as pq
 import pytest
 
 import ocr_frames as of
-from ocr_frames._run.pipeline import output_schema
+from ocr_frames._run.output import output_schema
 from ocr_frames.testing import WeChatEmulator
-from tests.conftest import make_png
+from tests.helpers import make_png
 
 FAST_RETRY = of.RetryPolicy(max_attempts=6, base_delay=0.01, max_delay=0.05, rate_limited_delay=0.1)
 
@@ -512,3 +512,27 @@ def test_checks_and_mask_options(emulator: WeChatEmulator, engine: of.WeChatEngi
     assert masked["name"].tolist() == ["张*", "李*"]
     assert masked["id"].iloc[0].startswith("1101") and "19491231" not in masked["id"].iloc[0]
     assert masked.attrs["ocr_frames"]["rows"] == 2
+
+
+def test_summary_says_billed_only_for_the_wechat_platform() -> None:
+    def line(engine: str) -> str:
+        return of.RunSummary(kind="comm", engine=engine, billed_calls=3).line()
+
+    assert "3 billed calls" in line("wechat")
+    assert "3 billed calls" in line("wechat@http://127.0.0.1:8080/~0123456789ab")
+    assert "3 engine calls" in line("local/rapidocr-3") and "billed" not in line("local")
+    assert "billed" not in line("wechatlike")  # another engine's name, not the platform
+
+
+def test_on_error_raise_in_the_stream_writes_the_file_then_raises(
+    engine: of.WeChatEngine, image_files: Callable[..., list[str]], tmp_path: Path
+) -> None:
+    paths = [*image_files(2), "/no/such/file.png"]
+    out = tmp_path / "o.parquet"
+    kw = {"engine": engine, "cache_dir": False, "progress": False, "on_error": "raise"}
+    with pytest.raises(of.ImageError, match="1 of 3 rows failed; first at index 2"):
+        of.recognize_to_parquet(paths, "comm", out, chunk_size=1, **kw)
+    assert of.read_parquet(out)["errcode"].tolist() == [0, 0, 900001]
+    with pytest.raises(of.ImageError, match="first at index 2"):
+        of.recognize_arrow(paths, "comm", **kw)
+    assert of.recognize_arrow(paths[:2], "comm", **kw).num_rows == 2

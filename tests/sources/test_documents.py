@@ -20,11 +20,11 @@ from PIL import Image
 
 import ocr_frames as of
 from ocr_frames._sources import shrink as _shrink
-from ocr_frames._sources.sources import MAX_IMAGE_BYTES, load_local
+from ocr_frames._sources.limits import MAX_IMAGE_BYTES
+from ocr_frames._sources.read import load_local
 from ocr_frames.cli.inputs import read_images
 from ocr_frames.testing import WeChatEmulator
-from tests.conftest import make_png
-from tests.sources.test_shrink import phone_photo
+from tests.helpers import cli_env, make_png, phone_photo
 
 
 def _page(seed: int, size: tuple[int, int] = (320, 200)) -> Image.Image:
@@ -156,13 +156,7 @@ def test_cli_folder_with_documents_repeats_the_source(
     (folder / "licence.pdf").write_bytes(pdf(2))
     (folder / "card.png").write_bytes(make_png(3))
     out = tmp_path / "out.parquet"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WECHAT_")}
-    env.update(
-        WECHAT_APPID=emulator.appid,
-        WECHAT_SECRET=emulator.secret,
-        WECHAT_BASE_URL=emulator.base_url,
-        OCR_FRAMES_CACHE_DIR=str(tmp_path / "cache"),
-    )
+    env = cli_env(emulator, tmp_path / "cache")
     args = ["run", str(folder), "--kind", "comm", "--out", str(out), "--no-progress"]
     proc = subprocess.run(
         [sys.executable, "-m", "ocr_frames.cli", *args],

@@ -32,9 +32,11 @@ from ocr_frames._errors import (
     E_NOT_IMAGE,
     E_TOO_LARGE,
 )
-from ocr_frames._sources.sources import classify, load_local, load_sources
+from ocr_frames._sources.batch import load_sources
+from ocr_frames._sources.classify import classify
+from ocr_frames._sources.read import load_local
 from ocr_frames.testing import WeChatEmulator
-from tests.conftest import make_png
+from tests.helpers import make_png
 
 PNG = make_png(7)
 B64 = base64.b64encode(PNG).decode()
@@ -186,7 +188,7 @@ def test_missing_fsspec_or_backend_is_a_clear_row_error(monkeypatch: pytest.Monk
 
 
 def test_oversize_download_from_a_local_http_server_is_shrunk(tmp_path: Path) -> None:
-    from tests.sources.test_shrink import phone_photo
+    from tests.helpers import phone_photo
 
     (tmp_path / "photo.jpg").write_bytes(phone_photo(seed=9))
     handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))

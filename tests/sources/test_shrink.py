@@ -17,27 +17,10 @@ import ocr_frames as of
 from ocr_frames._cache.derived import DERIVED_FILE, DerivedStore
 from ocr_frames._errors import E_NOT_IMAGE
 from ocr_frames._sources import shrink as _shrink
-from ocr_frames._sources.sources import MAX_IMAGE_BYTES, load_local
+from ocr_frames._sources.limits import MAX_IMAGE_BYTES
+from ocr_frames._sources.read import load_local
 from ocr_frames.testing import WeChatEmulator
-from tests.conftest import make_png
-
-ORIENTATION = 0x0112
-
-
-def phone_photo(
-    width: int = 2900, height: int = 1950, orientation: int = 6, seed: int = 0
-) -> bytes:
-    """A noisy (hard to compress) JPEG stored sideways, with a red block in its stored
-    top-left corner and an EXIF orientation tag."""
-    rng = np.random.default_rng(seed)
-    pixels = rng.integers(0, 256, (height // 2, width // 2, 3), dtype=np.uint8)
-    img = Image.fromarray(pixels).resize((width, height), Image.Resampling.NEAREST)
-    img.paste((255, 0, 0), (0, 0, 300, 300))
-    exif = Image.Exif()
-    exif[ORIENTATION] = orientation
-    out = io.BytesIO()
-    img.save(out, "JPEG", quality=95, exif=exif)
-    return out.getvalue()
+from tests.helpers import EXIF_ORIENTATION, make_png, phone_photo
 
 
 def _mean_rgb(img: Image.Image, box: tuple[int, int, int, int]) -> tuple[float, ...]:
@@ -69,7 +52,7 @@ def test_six_mb_sideways_photo_arrives_upright_under_2_mb_and_rerun_bills_nothin
         assert img.format == "JPEG"
         width, height = img.size
         assert height > width, "stored landscape + orientation 6 = upright portrait"
-        assert img.getexif().get(ORIENTATION) in (None, 1)
+        assert img.getexif().get(EXIF_ORIENTATION) in (None, 1)
         # orientation 6: the stored top-left corner is shown top-right
         red, green, _ = _mean_rgb(img, (width - 40, 0, width, 40))
         assert red > 200 and green < 60

@@ -1,4 +1,4 @@
-"""Tests of ocr_frames._tables.flatten: to_arrow (schema, values, totality), to_pandas, explode."""
+"""Tests of ocr_frames._tables: to_arrow (schema, values, totality), to_pandas, explode."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ocr_frames import ConfigurationError
-from ocr_frames._tables.flatten import explode, to_arrow, to_pandas
+from ocr_frames._tables.flatten import to_arrow
+from ocr_frames._tables.frames import explode, to_pandas
 from ocr_frames.kinds import COMM_ITEM, CORNERS, KINDS, schema, spec
 
 

@@ -566,7 +566,7 @@ def test_reprs_and_errors_never_show_token_or_secret(emu: WeChatEmulator) -> Non
         with pytest.raises(AuthError) as info:
             client.ocr("comm", image(1))
         token = client.get_token()
-        shown = repr(client) + repr(client._tokens) + repr(info.value) + str(info.value)
+        shown = repr(client) + repr(client._client._tokens) + repr(info.value) + str(info.value)
     assert token not in shown and emu.secret not in shown
     assert repr(client) == f"WeChatClient(appid={emu.appid!r}, base_url={emu.base_url!r})"
     assert emu.token_calls == {"stable_token": 3}  # first, CAS refresh, force_refresh

@@ -163,7 +163,8 @@ def test_repr_shows_appid_and_base_url_only(platform: FakePlatform) -> None:
     assert repr(client) == "WeChatClient(appid='wx-test-appid', base_url='http://proxy.test:8080')"
     fixed = AsyncWeChatClient(access_token="FIXEDTOKEN12345")
     assert repr(fixed) == "AsyncWeChatClient(appid=None, base_url='https://api.weixin.qq.com')"
-    for text in (repr(client), repr(fixed), repr(client._tokens), repr(client._scrub)):
+    inner = client._client  # the async client the sync one wraps
+    for text in (repr(client), repr(fixed), repr(inner._tokens), repr(inner._scrub)):
         assert SECRET not in text and platform.issued[0] not in text and "FIXEDTOKEN" not in text
 
 
@@ -672,12 +673,12 @@ def test_injected_http_client_is_used_and_not_closed(platform: FakePlatform) -> 
     http.close()
     owned = sync_client(platform)
     owned.close()
-    assert owned._http.is_closed
+    assert owned._client._http.is_closed
 
 
 def test_float_timeout_accepted(platform: FakePlatform) -> None:
     with sync_client(platform, timeout=5.0) as client:
-        assert client._timeout == httpx.Timeout(5.0)
+        assert client._client._timeout == httpx.Timeout(5.0)
 
 
 # --- secrets in logs ----------------------------------------------------------------------------

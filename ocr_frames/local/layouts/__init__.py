@@ -14,12 +14,13 @@ from typing import Any, Final
 import numpy as np
 
 from ocr_frames.local._ocr import TextBox
+from ocr_frames.local.layouts._fix import simplified
 from ocr_frames.local.layouts.bizlicense import parse_bizlicense
 from ocr_frames.local.layouts.cards import parse_bankcard, parse_idcard, parse_platenum
 from ocr_frames.local.layouts.text import parse_comm, parse_menu
 from ocr_frames.local.layouts.vehicle import parse_driving, parse_drivinglicense
 
-__all__ = ["PARSERS", "parse"]
+__all__ = ["PARSERS", "parse", "warm_up"]
 
 Parser = Callable[[Sequence[TextBox], np.ndarray], "dict[str, Any] | None"]
 
@@ -38,3 +39,9 @@ PARSERS: Final[dict[str, Parser]] = {
 def parse(kind: str, boxes: Sequence[TextBox], image: np.ndarray) -> dict[str, Any] | None:
     """The answer fields of ``kind`` found in the lines, or None (no such document)."""
     return PARSERS[kind](boxes, image)
+
+
+def warm_up() -> None:
+    """Load the character tables the parsers use (OpenCC's, ~5 MB) now rather than at the
+    first image."""
+    simplified([])  # builds the converter

@@ -1,0 +1,40 @@
+"""What an engine is: the contract every engine meets and the pipeline relies on.
+
+An *engine* turns one image into one answer dict (see ``docs/architecture.md``).  It makes
+exactly one attempt per call; everything about *how many* calls run, how fast, and what
+happens on a transient failure lives in :mod:`ocr_frames._engine.policy`, so every engine
+gets the same bounded concurrency, global rate limit, retries with back-off and quota
+handling.
+
+Engine protocol::
+
+    class Engine(Protocol):
+        identity: str                         # goes into the cache key; never a secret
+        async def arecognize(self, kind, image=None, *, img_url=None) -> dict
+        async def aclose(self) -> None
+
+Engines built on :class:`~ocr_frames._engine.base.BaseEngine` also get synchronous
+``recognize_one(image, kind)`` and ``recognize_many(images, kind)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = ["Answer", "Engine"]
+
+Answer = dict[str, Any]
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """What the pipeline needs from an OCR engine."""
+
+    @property
+    def identity(self) -> str: ...
+
+    async def arecognize(
+        self, kind: str, image: bytes | None = None, *, img_url: str | None = None
+    ) -> Answer: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,164 @@
+"""Results to Parquet: ``recognize_to_parquet`` (a run streamed to a file, checks,
+masking and the HTML report on the way) and ``write_parquet`` (a result DataFrame).
+
+Each file is written once, atomically (:class:`~ocr_frames._tables.parquet.AtomicParquetWriter`):
+with ``checks``, the chunks wait in a private temporary file until the duplicate checks
+can be judged (see :mod:`ocr_frames._run.audit`), then go to the output in one pass.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Sequence
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import pyarrow as pa
+
+from ocr_frames._base.files import DEFAULT_FILE_MODE, check_file_mode
+from ocr_frames._base.sync import run_sync
+from ocr_frames._engine.contract import Engine
+from ocr_frames._errors import OCRError
+from ocr_frames._run.audit import Audit
+from ocr_frames._run.options import RunKeywords, RunOptions, run_entry
+from ocr_frames._run.run import CacheDir, column_values, default_engine, stream_tables
+from ocr_frames._run.summary import FirstError, RunSummary
+from ocr_frames._tables.parquet import AtomicParquetWriter, file_metadata
+from ocr_frames.checks._report import render_html, write_html
+from ocr_frames.kinds import check_kind, schema
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+__all__ = ["output_schema", "recognize_to_parquet", "write_parquet"]
+
+
+def _source_column(values: Sequence[Any]) -> pa.Array:
+    out: list[str | None] = []
+    for v in values:
+        text = v if isinstance(v, str) else os.fsdecode(v) if isinstance(v, os.PathLike) else None
+        # undecodable path bytes (surrogate escapes) become U+FFFD: Parquet text is UTF-8
+        out.append(
+            None
+            if text is None
+            else text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        )
+    return pa.array(out, type=pa.string())
+
+
+def output_schema(kind: str) -> pa.Schema:
+    """Schema of a Parquet file written by :func:`recognize_to_parquet` (without
+    ``checks``/``mask``, which append ``check_*`` columns and make masked columns text)."""
+    return schema(kind).insert(0, pa.field("source", pa.string()))
+
+
+async def _arecognize_to_parquet(
+    images: Any,
+    kind: str,
+    path: Any,
+    engine: Engine | None,
+    cache_dir: CacheDir,
+    opts: RunOptions,
+    audit: Audit,
+    file_mode: int,
+) -> tuple[RunSummary, FirstError]:
+    values, _ = column_values(images)
+    engine = engine or default_engine()
+    summary = RunSummary(kind=kind, engine=engine.identity, output=str(path))
+    meta = file_metadata(kind, engine.identity)
+    errors = FirstError()
+    try:
+        with AtomicParquetWriter(
+            path, audit.schema(output_schema(kind)), metadata=meta, file_mode=file_mode
+        ) as writer:
+            run = stream_tables(values, engine, cache_dir, kind, opts, summary)
+            async with contextlib.aclosing(run) as chunks:  # a failed write: cleanup now
+                async for table, chunk_values, _ in chunks:
+                    errors.note(table)
+                    sourced = table.add_column(0, "source", _source_column(chunk_values))
+                    if (out := audit.chunk(sourced)) is not None:
+                        writer.write(out)
+            for out in audit.finish():
+                writer.write(out)
+    finally:
+        audit.close()
+    return summary, errors
+
+
+@run_entry
+def recognize_to_parquet(
+    images: Any,
+    kind: str,
+    path: Any,
+    *,
+    engine: Engine | None = None,
+    cache_dir: CacheDir = None,
+    file_mode: int = DEFAULT_FILE_MODE,
+    report: str | os.PathLike[str] | None = None,
+    **options: Unpack[RunKeywords],
+) -> RunSummary:
+    """Stream results to a Parquet file (bounded memory), renamed into place at the end.
+
+    The file holds personal data, so it is created with mode 0600 whatever the umask;
+    ``file_mode=0o644`` makes it readable by others.
+
+    The file has a ``source`` column (the input value as text) before the kind's columns,
+    and ``ocr_frames`` metadata (kind, engine identity, library version, creation time).
+    ``checks`` appends the ``check_*`` columns and ``mask`` masks personal data, chunk by
+    chunk as the rows are written (the same values :func:`ocr_frames.checks.add_checks`
+    and :func:`ocr_frames.mask.mask_frame` give on the whole table).  ``report``: also
+    write the HTML audit report (:func:`ocr_frames.checks.report_html`, personal data
+    masked, mode ``file_mode``) there; it implies ``checks``.
+
+    A run stopped by quota still writes every row (the rest with errcode 900011): check
+    ``summary.stopped``.  With ``on_error="raise"`` the file is written all the same, then
+    the first row error (or QuotaExceeded) is raised.
+    """
+    opts = RunOptions(**options)
+    kind = check_kind(kind)
+    check_file_mode(file_mode)
+    as_of = opts.as_of or date.today()
+    audit = Audit(
+        kind,
+        checks=opts.checks,
+        mask=opts.mask,
+        as_of=as_of,
+        report=report is not None,
+        spill=True,
+    )
+    summary, errors = run_sync(
+        _arecognize_to_parquet(images, kind, path, engine, cache_dir, opts, audit, file_mode)
+    )
+    if report is not None and audit.report is not None:
+        write_html(render_html(audit.report, as_of=as_of.isoformat()), report, file_mode=file_mode)
+    if opts.on_error == "raise":
+        errors.raise_first(summary)
+    return summary
+
+
+def write_parquet(
+    df: pd.DataFrame, path: Any, *, kind: str | None = None, file_mode: int = DEFAULT_FILE_MODE
+) -> None:
+    """Write a result DataFrame to Parquet with its kind's explicit schema, atomically
+    (mode 0600 unless ``file_mode`` says otherwise: the table holds personal data)."""
+    meta_attrs = df.attrs.get("ocr_frames", {}) if isinstance(df.attrs, dict) else {}
+    kind = kind or meta_attrs.get("kind")
+    if kind is None:
+        raise OCRError("write_parquet: cannot tell the kind; pass kind=")
+    base = schema(kind)
+    # drop pandas' own metadata: its ArrowDtype names ("list<...>[pyarrow]") do not
+    # round-trip through pd.read_parquet; the explicit schema below says it all
+    table = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
+    columns = []
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if name in base.names and column.type != base.field(name).type:
+            # a masked date ("1980-**-**") cannot be cast back: it stays text
+            with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                column = column.cast(base.field(name).type)
+        columns.append(column)
+    table = pa.Table.from_arrays(columns, names=table.column_names)
+    meta = file_metadata(kind, meta_attrs.get("engine"))
+    with AtomicParquetWriter(path, table.schema, metadata=meta, file_mode=file_mode) as writer:
+        writer.write(table)
