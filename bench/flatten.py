@@ -46,9 +46,9 @@ DATE_FORMATS = {
 
 def answers(kind: str, rows: int = ROWS, distinct: int = DISTINCT) -> list[dict[str, Any]]:
     """``rows`` realistic answers of ``kind`` (``distinct`` different ones, repeated)."""
+    from ocr_frames._server.protocol import error_body
     from ocr_frames.testing._answers import fallback_answer
     from ocr_frames.wechat._parse import parse_response
-    from ocr_frames.wechat._protocol import error_body
 
     base = []
     every = round(1 / ERROR_SHARE)

@@ -66,7 +66,7 @@ def ours(emu: common.EmulatorProcess, images: list[bytes], concurrency: int) -> 
 
 def engine_transport() -> Any:
     """The transport ``WeChatEngine`` gives its client for direct (unproxied) calls."""
-    from ocr_frames.wechat import engine
+    from ocr_frames.wechat import _engine as engine
 
     options = getattr(engine, "_http_options", None)
     if options is not None:

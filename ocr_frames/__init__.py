@@ -39,7 +39,7 @@ from ocr_frames._tables.frames import explode
 from ocr_frames._tables.parquet import read_parquet
 from ocr_frames._version import __version__
 from ocr_frames.kinds import KINDS, schema
-from ocr_frames.wechat.engine import WeChatEngine
+from ocr_frames.wechat._engine import WeChatEngine
 
 __all__ = [
     "KINDS",

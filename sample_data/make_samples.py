@@ -234,7 +234,7 @@ def driving_samples(rng: random.Random) -> list[Sample]:
         plate = prefix + "".join(rng.choice("0123456789ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(5))
         reg = f"{rng.randrange(2012, 2024)}-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}"
         total, prep = rng.randrange(1500, 2300), rng.randrange(1100, 1500)
-        v = {
+        front_fields = {
             "plate_num": plate,
             "vehicle_type": rng.choice(types),
             "owner": p["name"],
@@ -248,6 +248,8 @@ def driving_samples(rng: random.Random) -> list[Sample]:
             ),
             "register_date": reg,
             "issue_date": reg[:8] + f"{min(28, int(reg[8:]) + 2):02d}",
+        }
+        back_fields = {
             "plate_num_b": plate,
             "record": p["region"] + "".join(rng.choice("0123456789") for _ in range(6)),
             "passengers_num": f"{rng.choice((5, 5, 7))}人",
@@ -258,6 +260,7 @@ def driving_samples(rng: random.Random) -> list[Sample]:
             )
             + "mm",
         }
+        v = {**front_fields, **back_fields}
         front, back = driving_pages(v, rng)
         both = n != 2  # one photo shows the front page only: no card_position_back
         sheets, rects = (
@@ -267,18 +270,12 @@ def driving_samples(rng: random.Random) -> list[Sample]:
         )
         canvas = (1320, 560) if both else (680, 560)
 
-        def answer(scene: Scene, v: dict[str, str] = v, both: bool = both) -> dict[str, Any]:
-            a: dict[str, Any] = dict(v)
-            if not both:  # the back page's fields are not in the picture
-                for key in (
-                    "plate_num_b",
-                    "record",
-                    "passengers_num",
-                    "total_quality",
-                    "prepare_quality",
-                    "overall_size",
-                ):
-                    a.pop(key)
+        shown = v if both else front_fields  # not the fields of a page not in the picture
+
+        def answer(
+            scene: Scene, shown: dict[str, str] = shown, both: bool = both
+        ) -> dict[str, Any]:
+            a: dict[str, Any] = dict(shown)
             a["card_position_front"] = _quad(scene.quads[0])
             if both:
                 a["card_position_back"] = _quad(scene.quads[1])

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import ocr_frames as of
 from ocr_frames.testing import WeChatEmulator
-from tests.helpers import make_png
+from tests.helpers import ImageFiles, make_png
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def engine(emulator: WeChatEmulator) -> of.WeChatEngine:
 
 
 @pytest.fixture
-def image_files(tmp_path: Path) -> Callable[[int], list[str]]:
+def image_files(tmp_path: Path) -> ImageFiles:
     """Write n distinct PNG files and return their paths."""
 
     def write(n: int, start: int = 0) -> list[str]:

@@ -1,4 +1,5 @@
-"""Helpers shared by test modules: sample images, the repo root, a CLI environment.
+"""Helpers shared by test modules: sample images and answers, the repo root, a CLI
+environment, a scripted engine, a threaded HTTP server.
 
 One definition each; test modules import them from here rather than from each other
 (``conftest.py`` builds its fixtures on them too).
@@ -6,24 +7,50 @@ One definition each; test modules import them from here rather than from each ot
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import random
 import struct
 import subprocess
 import sys
+import threading
 import zlib
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 from PIL import Image
 
+from ocr_frames import BaseEngine
+from ocr_frames.kinds import CORNERS
 from ocr_frames.testing import WeChatEmulator
 
 REPO = Path(__file__).resolve().parents[1]
 """The checkout's root (``pyproject.toml``, ``README.md``, ``docs/``, ``sample_data/``)."""
 
 EXIF_ORIENTATION = 0x0112
+
+#: The ``image_files`` fixture (``conftest.py``): ``image_files(n, start=0)`` writes ``n``
+#: distinct PNG files and returns their paths.
+ImageFiles = Callable[..., list[str]]
+
+#: The fields of the platform documentation's sample answer for an ID card's front.
+IDCARD_FRONT: dict[str, str] = {
+    "type": "Front",
+    "name": "张三",
+    "id": "123456789012345678",
+    "addr": "广东省广州市XXX",
+    "gender": "男",
+    "nationality": "汉",
+}
+
+
+def corners(*points: tuple[int, int]) -> dict[str, dict[str, int]]:
+    """A ``pos`` mapping: left_top, right_top, right_bottom and left_bottom at ``points``."""
+    return {name: {"x": x, "y": y} for name, (x, y) in zip(CORNERS, points, strict=True)}
 
 
 def make_png(seed: int, width: int = 16, height: int = 16) -> bytes:
@@ -85,3 +112,57 @@ def run_cli(
         input=stdin,
         timeout=timeout,
     )
+
+
+class ScriptedEngine(BaseEngine):
+    """An in-process engine: ``reply(kind, image)`` answers each call; ``calls`` counts
+    them.  A test that wants to see what was sent notes it in its ``reply``."""
+
+    def __init__(
+        self, reply: Callable[[str, bytes | None], dict[str, Any]], identity: str = "scripted"
+    ) -> None:
+        self.reply = reply
+        self.calls = 0
+        self._identity = identity
+
+    @property
+    def identity(self) -> str:
+        return self._identity
+
+    async def arecognize(
+        self, kind: str, image: bytes | None = None, *, img_url: str | None = None
+    ) -> dict[str, Any]:
+        self.calls += 1
+        return self.reply(kind, image)
+
+
+_Server = TypeVar("_Server", bound=HTTPServer)
+
+
+@contextlib.contextmanager
+def serving(server: _Server, poll_interval: float = 0.5) -> Iterator[_Server]:
+    """Run ``server`` in a daemon thread for the ``with`` block; then shut it down, close
+    its socket and join the thread."""
+    thread = threading.Thread(target=server.serve_forever, args=(poll_interval,), daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that logs nothing, with one call for a whole answer."""
+
+    def send_body(self, body: bytes, status: int = 200, content_type: str = "") -> None:
+        self.send_response(status)
+        if content_type:
+            self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass

@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Callable
-from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
 
 # (method, request target, lower-case headers) -> upstream (host, port, origin-form target)
@@ -35,12 +34,7 @@ class _LoopbackServer:
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         async def close() -> None:
             assert self._server is not None
             self._server.close()

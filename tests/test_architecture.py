@@ -40,7 +40,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "_cache",
         "_sources",
         "_engine",
-        "wechat",
+        "wechat _server",
         "local testing",
         "_tables",
         "checks mask",

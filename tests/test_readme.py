@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import ocr_frames as of
+from tests.helpers import ImageFiles
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
@@ -20,9 +20,7 @@ def _block_after(heading: str) -> str:
     return match.group(1)
 
 
-def test_emulator_example_runs(
-    image_files: Callable[..., list[str]], capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_emulator_example_runs(image_files: ImageFiles, capsys: pytest.CaptureFixture[str]) -> None:
     code = _block_after("## The emulator")
     exec(code, {"of": of, "paths": image_files(3)})  # our own README
     assert capsys.readouterr().out.strip() == "3"  # it prints emu.total_billed

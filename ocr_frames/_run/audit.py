@@ -13,7 +13,7 @@ Arrow chunks, with the very output :func:`ocr_frames.checks.add_checks` then
    later row: with ``checks``, the chunks are held (in memory for
    :func:`~ocr_frames.recognize_arrow`; in a private temporary Arrow file for
    :func:`~ocr_frames.recognize_to_parquet`, removed from its directory at once, like the
-   run store of :mod:`ocr_frames._run.store`) and, once the run is done, a second pass over
+   run store of :mod:`ocr_frames._run.runstore`) and, once the run is done, a second pass over
    them adds the duplicate columns and the final verdict, and feeds the HTML report
    (:class:`~ocr_frames.checks._report.ReportData`), before the output is written once.
 

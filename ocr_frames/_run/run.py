@@ -11,7 +11,7 @@ Parquet needs bounded memory.  A row's image bytes are let go once its call is d
 
 In-run duplicates: a call's task serves the rows of its image while it runs; once done,
 its answer is in the cache or, when the cache does not keep it (``cache_dir=False``, a
-failed call), in the run's temporary store on disk (:mod:`ocr_frames._run.store`), so a
+failed call), in the run's temporary store on disk (:mod:`ocr_frames._run.runstore`), so a
 long run holds no more answers in memory than its chunks in flight.
 
 A document input (PDF, multi-page TIFF) becomes one output row per page, its pages
@@ -48,12 +48,12 @@ from ocr_frames._http.urlpolicy import download_client
 from ocr_frames._run.chunker import Chunk, Chunker
 from ocr_frames._run.options import RunOptions
 from ocr_frames._run.progress import Progress
-from ocr_frames._run.store import RunStore
+from ocr_frames._run.runstore import RunStore
 from ocr_frames._run.summary import RunSummary
 from ocr_frames._sources.batch import load_sources
 from ocr_frames._sources.source import ByteBudget, Source
 from ocr_frames._tables.flatten import to_arrow
-from ocr_frames.wechat.engine import WeChatEngine
+from ocr_frames.wechat._engine import WeChatEngine
 
 log = logging.getLogger("ocr_frames")
 

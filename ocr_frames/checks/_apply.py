@@ -18,7 +18,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ocr_frames.checks import _bank, _dates, _duplicates, _ric, _uscc, _vehicle
+from ocr_frames.checks import _bank, _duplicates, _ric, _uscc, _vehicle
+from ocr_frames.checks import _validity as _dates
 from ocr_frames.checks._catalogue import CHECKS
 from ocr_frames.checks._common import (
     BOOL,

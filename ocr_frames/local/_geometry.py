@@ -3,13 +3,38 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
+from typing import Final, Protocol
 
-__all__ = ["CORNERS", "Point", "Quad", "point_in_quad", "quad_dict"]
+__all__ = ["CORNERS", "Centred", "Point", "Quad", "point_in_quad", "quad_dict"]
 
 Point = tuple[float, float]
 Quad = tuple[Point, Point, Point, Point]
 CORNERS: Final = ("left_top", "right_top", "right_bottom", "left_bottom")
+
+
+class _Box(Protocol):
+    @property
+    def left(self) -> float: ...
+    @property
+    def right(self) -> float: ...
+    @property
+    def top(self) -> float: ...
+    @property
+    def bottom(self) -> float: ...
+
+
+class Centred:
+    """``cx`` and ``cy``, the centre of a box with ``left``, ``right``, ``top``, ``bottom``."""
+
+    __slots__ = ()
+
+    @property
+    def cx(self: _Box) -> float:
+        return (self.left + self.right) / 2
+
+    @property
+    def cy(self: _Box) -> float:
+        return (self.top + self.bottom) / 2
 
 
 def point_in_quad(point: Point, quad: Sequence[Point]) -> bool:

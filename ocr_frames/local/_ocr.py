@@ -31,6 +31,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ocr_frames._errors import ConfigurationError
+from ocr_frames.local._geometry import Centred, Quad
 
 __all__ = [
     "DET_LIMIT",
@@ -63,15 +64,13 @@ MIN_SCORE: Final = 0.5
 #: Images larger than this (either side) are scaled down before anything else.
 MAX_SIDE: Final = 2400
 
-Point = tuple[float, float]
-
 
 @dataclass(frozen=True, slots=True)
-class TextBox:
+class TextBox(Centred):
     """One recognised line: its text, its quadrilateral (lt, rt, rb, lb) and its score."""
 
     text: str
-    quad: tuple[Point, Point, Point, Point]
+    quad: Quad
     score: float
 
     @property
@@ -93,14 +92,6 @@ class TextBox:
     @property
     def height(self) -> float:
         return self.bottom - self.top
-
-    @property
-    def cx(self) -> float:
-        return (self.left + self.right) / 2
-
-    @property
-    def cy(self) -> float:
-        return (self.top + self.bottom) / 2
 
 
 def models_dir() -> Path:

@@ -17,7 +17,7 @@ WeChat API run unchanged against this machine: point its base URL at
   (900012) is sent as the platform's ``-1`` system error.
 
 The protocol (routes, token endpoints, error bodies) is
-:class:`ocr_frames.wechat._protocol.ProtocolServer`, which the emulator builds on too;
+:class:`ocr_frames._server.protocol.ProtocolServer`, which the emulator builds on too;
 this module adds only the OCR answer.  The server binds loopback addresses only.
 """
 
@@ -30,11 +30,11 @@ from typing import IO, Any, Final
 
 from ocr_frames._engine.contract import Engine
 from ocr_frames._errors import E_ENGINE, ConfigurationError
+from ocr_frames._server.images import ImageReader
+from ocr_frames._server.loopback import HTTPServerThread, Request, Response
+from ocr_frames._server.protocol import ProtocolServer, error_body
 from ocr_frames._sources.limits import MAX_IMAGE_BYTES
 from ocr_frames.local._engine import LocalEngine
-from ocr_frames.wechat._images import ImageReader
-from ocr_frames.wechat._protocol import ProtocolServer, error_body
-from ocr_frames.wechat._server import HTTPServerThread, Request, Response
 
 __all__ = ["TOKEN_GRACE", "TOKEN_TTL", "LocalServer", "serve"]
 

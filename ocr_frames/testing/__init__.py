@@ -74,6 +74,9 @@ platform costs money.
 
 from __future__ import annotations
 
+from ocr_frames._server.images import FETCH_TIMEOUT
+from ocr_frames._server.loopback import DEFAULT_MAX_BODY
+from ocr_frames._server.protocol import ERRMSG
 from ocr_frames._sources.limits import MAX_IMAGE_BYTES
 from ocr_frames.testing._emulator import (
     DEFAULT_APPID,
@@ -84,9 +87,6 @@ from ocr_frames.testing._emulator import (
     QUIRKS,
     WeChatEmulator,
 )
-from ocr_frames.wechat._images import FETCH_TIMEOUT
-from ocr_frames.wechat._protocol import ERRMSG
-from ocr_frames.wechat._server import DEFAULT_MAX_BODY
 
 __all__ = [
     "DEFAULT_APPID",

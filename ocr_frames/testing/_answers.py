@@ -1,7 +1,7 @@
 """What the emulated platform answers when nothing is registered: realistic fallback answers.
 
 Fallback answers have exactly the platform's JSON shapes and are a pure function of
-(kind, sha256); error bodies are the protocol's (:func:`ocr_frames.wechat._protocol.error_body`).
+(kind, sha256); error bodies are the protocol's (:func:`ocr_frames._server.protocol.error_body`).
 
 Every generated identifier is valid, not merely well-formed: ID numbers carry the
 GB 11643 check digit, bank card numbers the Luhn digit, VINs the ISO 3779 check digit and

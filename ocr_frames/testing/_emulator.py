@@ -1,7 +1,7 @@
 """The emulated platform: accounts, quotas, faults, quirks and answers.
 
 The protocol itself (routes, token endpoints, error bodies) is
-:class:`ocr_frames.wechat._protocol.ProtocolServer`, shared with ``ocr-frames serve``.
+:class:`ocr_frames._server.protocol.ProtocolServer`, shared with ``ocr-frames serve``.
 
 Everything the tests may read or switch from another thread (counters, tokens, quotas,
 faults) sits behind one ``threading.Lock``; the answers themselves are computed on the
@@ -20,14 +20,14 @@ import time
 from collections import Counter
 from typing import Any, Final
 
+from ocr_frames._server.images import ImageReader, sha256_of
+from ocr_frames._server.loopback import HTTPServerThread, Request, Response
+from ocr_frames._server.protocol import JSON, ProtocolServer, error_body
 from ocr_frames._sources.limits import MAX_IMAGE_BYTES
 from ocr_frames._sources.sniff import is_image
 from ocr_frames.kinds import check_kind
 from ocr_frames.testing._answers import fallback_answer
 from ocr_frames.testing._faults import Fault, FaultPlan
-from ocr_frames.wechat._images import ImageReader, sha256_of
-from ocr_frames.wechat._protocol import JSON, ProtocolServer, error_body
-from ocr_frames.wechat._server import HTTPServerThread, Request, Response
 
 __all__ = [
     "DEFAULT_APPID",

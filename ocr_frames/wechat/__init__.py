@@ -22,7 +22,7 @@ client at a gateway or at :class:`ocr_frames.testing.WeChatEmulator`.
 One implementation
     :class:`AsyncWeChatClient` is the client; :class:`WeChatClient` is a thin blocking
     wrapper that runs it on a private event-loop thread (why, and what that costs: see
-    :mod:`ocr_frames.wechat.client`).  Both have the same deadline: ``deadline`` seconds
+    :mod:`ocr_frames.wechat._client`).  Both have the same deadline: ``deadline`` seconds
     for the whole call (connect, send, every byte of the answer), an ``asyncio.timeout``
     that stops a stalled or trickling server at once and never swallows a cancel.
 
@@ -58,10 +58,7 @@ loggers that rewrites ``access_token=...``/``secret=...`` as ``***``.
 
 from __future__ import annotations
 
-from ocr_frames.wechat._client import MAX_IMAGE_BYTES
-from ocr_frames.wechat._parse import parse_response
-from ocr_frames.wechat._token import DEFAULT_REFRESH_MARGIN
-from ocr_frames.wechat.client import (
+from ocr_frames.wechat._client import (
     DEFAULT_BASE_URL,
     DEFAULT_DEADLINE,
     DEFAULT_LIMITS,
@@ -71,7 +68,10 @@ from ocr_frames.wechat.client import (
     AsyncWeChatClient,
     WeChatClient,
 )
-from ocr_frames.wechat.engine import WeChatEngine
+from ocr_frames.wechat._config import MAX_IMAGE_BYTES
+from ocr_frames.wechat._engine import WeChatEngine
+from ocr_frames.wechat._parse import parse_response
+from ocr_frames.wechat._token import DEFAULT_REFRESH_MARGIN
 
 __all__ = [
     "DEFAULT_BASE_URL",

@@ -1,261 +1,280 @@
-"""The I/O-free half of the WeChat client: configuration, request validation, error mapping.
+"""The WeChat OCR client: :class:`AsyncWeChatClient`, and :class:`WeChatClient` around it.
 
-:class:`BaseClient` holds everything of :class:`~ocr_frames.wechat.AsyncWeChatClient`
-that does not move bytes; the client adds the HTTP calls and the lock that guards the
-token (:class:`~ocr_frames.wechat.WeChatClient` is a blocking wrapper around it).
+One implementation.  :class:`AsyncWeChatClient` is the client: tokens, the
+compare-and-swap refresh, the capped streamed read, the deadline.  :class:`WeChatClient`
+is a thin blocking wrapper: it owns an :class:`AsyncWeChatClient` and a private event loop
+in a daemon thread (:class:`~ocr_frames._base.loop.LoopThread`), and each method submits
+the async method to that loop and waits.  Chosen over generating the sync client from
+the async one (as httpcore does with unasync) because the deadline is an
+``asyncio.timeout`` around the whole exchange, which cancels a stalled read at once and
+never loses a cancel (CPython gh-86296, see :mod:`ocr_frames._base.deadline`); generated
+blocking code could only check a clock between chunks.  The price: one loop thread per
+sync client (started by its first call, stopped by ``close``), and a blocking
+``transport``, ``mounts`` or ``http_client=httpx.Client`` is driven from worker threads
+(:mod:`ocr_frames.wechat._blocking`).  Threads calling one :class:`WeChatClient` share its
+loop, its connections and its token lock.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import math
-import secrets
-from dataclasses import dataclass, field
+import weakref
+from collections.abc import Mapping
 from typing import Any, Final
 
 import httpx
 
-from ocr_frames._errors import (
-    E_BAD_INPUT,
-    E_BAD_RESPONSE,
-    E_EMPTY,
-    E_NULL,
-    E_TOO_LARGE,
-    E_TRANSPORT,
-    ConfigurationError,
-    ImageError,
-    TransportError,
-)
-from ocr_frames._sources.limits import MAX_IMAGE_BYTES
-from ocr_frames._version import __version__
-from ocr_frames.kinds import check_kind
-from ocr_frames.wechat._redact import Scrubber, install_log_redaction, redact
-from ocr_frames.wechat._token import (
-    TokenCache,
-    TokenEndpoint,
-    TokenRequest,
-    parse_token_response,
-    token_request,
-)
+from ocr_frames._base.deadline import DeadlineExpired, within
+from ocr_frames._base.loop import LoopThread
+from ocr_frames._errors import TOKEN_CODES, error_for_code
+from ocr_frames.wechat._blocking import as_async
+from ocr_frames.wechat._config import USER_AGENT, BaseClient, OCRCall, check_http_options
+from ocr_frames.wechat._parse import parse_response
+from ocr_frames.wechat._token import DEFAULT_REFRESH_MARGIN, TokenEndpoint
 
 __all__ = [
-    "MAX_IMAGE_BYTES",
-    "USER_AGENT",
-    "BaseClient",
-    "OCRCall",
-    "check_base_url",
-    "check_http_options",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_DEADLINE",
+    "DEFAULT_LIMITS",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "DEFAULT_TIMEOUT",
+    "DEFAULT_TOKEN_ENDPOINT",
+    "AsyncWeChatClient",
+    "WeChatClient",
 ]
 
-USER_AGENT: Final = f"ocr-frames/{__version__}"
+DEFAULT_BASE_URL: Final = "https://api.weixin.qq.com"
+DEFAULT_TOKEN_ENDPOINT: Final[TokenEndpoint] = "stable_token"
+DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
+#: Whole-call bound (connect + send + every byte of the answer), on top of httpx's timeouts.
+DEFAULT_DEADLINE: Final = 90.0
+DEFAULT_LIMITS: Final = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+#: Responses are read streamed and abandoned beyond this size (real answers are a few KB).
+DEFAULT_MAX_RESPONSE_BYTES: Final = 4 * 1024 * 1024
 
 logger = logging.getLogger("ocr_frames.wechat")
 
 
-@dataclass(frozen=True)
-class OCRCall:
-    """One validated OCR request, without its token (so it can be re-sent after refresh)."""
-
-    kind: str
-    path: str
-    params: dict[str, str] = field(default_factory=dict)
-    #: the multipart body, encoded once (``img`` part), and its Content-Type header
-    content: bytes | None = None
-    content_type: str | None = None
-
-    def body(self) -> dict[str, Any]:
-        """Keyword arguments for httpx carrying the body (none for img_url calls)."""
-        if self.content is None:
-            return {}
-        return {"content": self.content, "headers": {"Content-Type": self.content_type}}
-
-
-@dataclass
-class _CappedBody:
-    """Collects a streamed body, refusing to hold more than ``limit`` bytes."""
-
-    limit: int
-    what: str
-    chunks: list[bytes] = field(default_factory=list)
-    size: int = 0
-
-    def start(self, response: httpx.Response) -> None:
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.limit:
-            raise self._too_large()
-
-    def feed(self, chunk: bytes) -> None:
-        self.size += len(chunk)
-        if self.size > self.limit:
-            raise self._too_large()
-        self.chunks.append(chunk)
-
-    def body(self) -> bytes:
-        return b"".join(self.chunks)
-
-    def _too_large(self) -> TransportError:
-        message = f"{self.what}: response larger than {self.limit} bytes, not read"
-        return TransportError(message, errcode=E_BAD_RESPONSE)
-
-
-class BaseClient:
-    """Configuration, validation and the I/O-free half of both clients."""
+class AsyncWeChatClient(BaseClient):
+    """The client (concurrency-safe: the token is shared under an asyncio.Lock)."""
 
     def __init__(
         self,
         *,
-        appid: str | None,
-        secret: str | None,
-        access_token: str | None,
-        base_url: str,
-        token_endpoint: TokenEndpoint,
-        timeout: httpx.Timeout | float,
-        max_response_bytes: int,
-        refresh_margin: float,
-        deadline: float,
+        appid: str | None = None,
+        secret: str | None = None,
+        access_token: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        token_endpoint: TokenEndpoint = DEFAULT_TOKEN_ENDPOINT,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        refresh_margin: float = DEFAULT_REFRESH_MARGIN,
+        deadline: float = DEFAULT_DEADLINE,
+        limits: httpx.Limits | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        mounts: Mapping[str, httpx.AsyncBaseTransport | None] | None = None,
     ) -> None:
-        if not access_token and not (appid and secret):
-            raise ConfigurationError("WeChat client needs appid and secret, or access_token")
-        if token_endpoint not in ("stable_token", "token"):
-            raise ConfigurationError(
-                f"token_endpoint must be 'stable_token' or 'token', not {token_endpoint!r}"
-            )
-        if max_response_bytes <= 0 or refresh_margin < 0 or deadline <= 0:
-            raise ConfigurationError(
-                "max_response_bytes and deadline must be > 0, refresh_margin >= 0"
-            )
-        # a whole-call bound: httpx timeouts are per read, so a server trickling one byte
-        # at a time (slow-loris) would otherwise hold a call forever
-        self._deadline = deadline
-        self.appid = appid
-        self.base_url = check_base_url(base_url)
-        self.token_endpoint: TokenEndpoint = token_endpoint
-        # stable_token can be told to issue a new token; /cgi-bin/token always does
-        self._can_force_refresh = token_endpoint == "stable_token"
-        self._secret = secret
-        self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
-        self._max_response_bytes = max_response_bytes
-        self._scrub = Scrubber([secret, access_token])
-        self._tokens = TokenCache(refresh_margin=refresh_margin)
-        self._urls: dict[tuple[str, str], httpx.URL] = {}
-        self._boundary = secrets.token_hex(16)
-        self._fixed_token: str | None = None
-        if appid and secret:
-            if access_token:  # a seed: used until the platform rejects it
-                self._tokens.store(access_token, math.inf)
-        else:
-            self._fixed_token = access_token
-        install_log_redaction()
-
-    def __repr__(self) -> str:
-        shown = str(httpx.URL(self.base_url).copy_with(username=None, password=None))
-        return f"{type(self).__name__}(appid={self.appid!r}, base_url={shown.rstrip('/')!r})"
-
-    @property
-    def _can_refresh(self) -> bool:
-        return self._fixed_token is None
-
-    def _url(self, path: str) -> str:
-        return self.base_url + path
-
-    def _prepare(self, kind: str, img: object, img_url: object) -> OCRCall:
-        """Validate one OCR request before anything is sent (no billable call wasted)."""
-        check_kind(kind)
-        path = f"/cv/ocr/{kind}"
-        if img is not None and img_url is not None:
-            raise ImageError("pass either img or img_url, not both", errcode=E_BAD_INPUT)
-        if img_url is not None:
-            if not isinstance(img_url, str) or not img_url:
-                raise ImageError("img_url must be a non-empty string", errcode=E_BAD_INPUT)
-            return OCRCall(kind, path, params={"img_url": img_url})
-        if img is None:
-            raise ImageError("no image: pass img (bytes) or img_url", errcode=E_NULL)
-        if isinstance(img, (bytearray, memoryview)):
-            img = bytes(img)
-        if not isinstance(img, bytes):
-            raise ImageError(f"img must be bytes, not {type(img).__name__}", errcode=E_BAD_INPUT)
-        if not img:
-            raise ImageError("image is empty", errcode=E_EMPTY)
-        if len(img) >= MAX_IMAGE_BYTES:
-            message = (
-                f"image is {len(img)} bytes; the platform accepts less than "
-                f"{MAX_IMAGE_BYTES} (2 MB); not sent"
-            )
-            raise ImageError(message, errcode=E_TOO_LARGE)
-        # encoded here, once, instead of by httpx on every send: the multipart machinery
-        # was the largest share of client CPU per call (see BENCHMARKS.md)
-        boundary = self._boundary
-        head = (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="img"; '
-            'filename="image"\r\nContent-Type: application/octet-stream\r\n\r\n'
-        ).encode()
-        content = b"".join((head, img, f"\r\n--{boundary}--\r\n".encode()))
-        content_type = f"multipart/form-data; boundary={boundary}"
-        return OCRCall(kind, path, content=content, content_type=content_type)
-
-    def _token_call(self, *, force_refresh: bool = False) -> TokenRequest:
-        if not (self.appid and self._secret):  # a fixed token is never refreshed
-            raise ConfigurationError("no appid/secret to obtain an access token with")
-        return token_request(
-            self.token_endpoint, self.appid, self._secret, force_refresh=force_refresh
+        super().__init__(
+            appid=appid,
+            secret=secret,
+            access_token=access_token,
+            base_url=base_url,
+            token_endpoint=token_endpoint,
+            timeout=timeout,
+            max_response_bytes=max_response_bytes,
+            refresh_margin=refresh_margin,
+            deadline=deadline,
         )
-
-    def _accept_token(self, status_code: int, body: bytes, *, forced: bool) -> str:
-        token, expires_in = parse_token_response(status_code, body, self._scrub)
-        self._scrub.add(token)
-        self._tokens.store(token, expires_in)
-        how = " (force_refresh)" if forced else ""
-        logger.debug(
-            "token obtained from %s%s, expires in %s s", self.token_endpoint, how, expires_in
+        check_http_options(http_client, transport, limits, mounts)
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(
+            transport=transport,
+            mounts=mounts,
+            limits=limits or DEFAULT_LIMITS,
+            headers={"User-Agent": USER_AGENT},
         )
+        self._lock = asyncio.Lock()
+
+    async def request(
+        self, kind: str, img: bytes | None = None, *, img_url: str | None = None
+    ) -> dict[str, Any]:
+        """Recognise one image; return the answer dict whatever its errcode."""
+        call = self._prepare(kind, img, img_url)
+        token = await self.get_token()
+        answer = await self._post(call, token)
+        if answer["errcode"] in TOKEN_CODES:
+            fresh = await self._refresh(token, answer["errcode"])
+            if fresh is not None:
+                answer = await self._post(call, fresh)
+        return answer
+
+    async def ocr(
+        self, kind: str, img: bytes | None = None, *, img_url: str | None = None
+    ) -> dict[str, Any]:
+        """Like :meth:`request`, but raise the matching OCRError unless errcode is 0."""
+        answer = await self.request(kind, img, img_url=img_url)
+        if answer["errcode"] != 0:
+            raise error_for_code(answer["errcode"], answer["errmsg"], answer["rid"])
+        return answer
+
+    async def get_token(self) -> str:
+        """The access token in force, fetched (once, under the lock) when due."""
+        if self._fixed_token is not None:
+            return self._fixed_token
+        token = self._tokens.fresh()
+        if token is None:
+            async with self._lock:
+                token = self._tokens.fresh() or await self._fetch_token()
         return token
 
-    def _ocr_url(self, call: OCRCall, token: str) -> httpx.URL:
-        """The call's URL with its token; parsed once per (kind, token), not per call."""
-        if call.params:  # img_url passthrough: rare, built each time
-            return httpx.URL(self._url(call.path), params={**call.params, "access_token": token})
-        key = (call.path, token)
-        url = self._urls.get(key)
-        if url is None:
-            if len(self._urls) > 64:  # old tokens: forget them
-                self._urls.clear()
-            url = httpx.URL(self._url(call.path), params={"access_token": token})
-            self._urls[key] = url
-        return url
+    async def aclose(self) -> None:
+        """Close the HTTP client (unless it was passed in as ``http_client``)."""
+        if self._owns_http:
+            await self._http.aclose()
 
-    def _transport_error(self, what: str, exc: httpx.HTTPError) -> TransportError:
-        """A TransportError whose message cannot leak the URL's token or secret."""
-        name = type(exc).__name__
-        if isinstance(exc, httpx.TimeoutException):
-            return TransportError(f"{what}: timed out ({name})", errcode=E_TRANSPORT)
-        detail = self._scrub(str(exc)) or "no detail"
-        code = E_BAD_RESPONSE if isinstance(exc, httpx.DecodingError) else E_TRANSPORT
-        return TransportError(f"{what}: {name}: {detail}", errcode=code)
+    async def __aenter__(self) -> AsyncWeChatClient:
+        return self
 
-    def _deadline_error(self, what: str) -> TransportError:
-        return TransportError(
-            f"{what}: no complete response within {self._deadline:g} s", errcode=E_TRANSPORT
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def _refresh(self, failed: str, errcode: int) -> str | None:
+        """Compare-and-swap refresh: a token other than ``failed``, or None if none."""
+        if not self._can_refresh:
+            return None
+        async with self._lock:
+            current = self._tokens.fresh()
+            if current is not None and current != failed:
+                return current
+            logger.info("errcode %s: refreshing the access token once", errcode)
+            token = await self._fetch_token()
+            if token == failed and self._can_force_refresh:
+                token = await self._fetch_token(force_refresh=True)
+        return None if token == failed else token
+
+    async def _fetch_token(self, *, force_refresh: bool = False) -> str:
+        req = self._token_call(force_refresh=force_refresh)
+        status, body, _ = await self._send(
+            req.method, self._url(req.path), "token call", params=req.params, json=req.json
         )
+        return self._accept_token(status, body, forced=force_refresh)
 
-    def _capped(self, what: str) -> _CappedBody:
-        return _CappedBody(self._max_response_bytes, what)
+    async def _post(self, call: OCRCall, token: str) -> dict[str, Any]:
+        status, body, content_type = await self._send(
+            "POST",
+            self._ocr_url(call, token),
+            call.kind,
+            **call.body(),
+        )
+        return parse_response(call.kind, status, body, content_type)
+
+    async def _send(
+        self, method: str, url: str | httpx.URL, what: str, **kwargs: Any
+    ) -> tuple[int, bytes, str | None]:
+        capped = self._capped(what)
+
+        async def exchange() -> httpx.Response:
+            async with self._http.stream(method, url, timeout=self._timeout, **kwargs) as response:
+                capped.start(response)
+                async for chunk in response.aiter_bytes():
+                    capped.feed(chunk)
+            return response
+
+        try:
+            response = await within(exchange(), self._deadline)
+        except httpx.HTTPError as exc:
+            raise self._transport_error(what, exc) from None
+        except DeadlineExpired:
+            raise self._deadline_error(what) from None
+        return response.status_code, capped.body(), response.headers.get("content-type")
 
 
-def check_base_url(base_url: str) -> str:
-    """``base_url`` without its trailing slash; ConfigurationError unless an http(s) URL."""
-    try:
-        url = httpx.URL(base_url)
-    except (httpx.InvalidURL, TypeError):
-        raise ConfigurationError("base_url is not a valid URL") from None
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ConfigurationError(f"base_url must be an http(s) URL, not {redact(base_url)!r}")
-    return base_url.rstrip("/")
+class WeChatClient:
+    """Blocking client: each call runs :class:`AsyncWeChatClient`'s on a private loop.
 
+    Thread-safe (calls from many threads run concurrently on that loop and share the
+    token under its lock).  ``transport``, ``mounts`` and ``http_client`` are blocking
+    httpx objects, as in any blocking httpx code.
+    """
 
-def check_http_options(
-    http_client: object, transport: object, limits: object, mounts: object = None
-) -> None:
-    if http_client is not None and (
-        transport is not None or limits is not None or mounts is not None
-    ):
-        raise ConfigurationError("pass transport/limits/mounts or http_client, not both")
+    def __init__(
+        self,
+        *,
+        appid: str | None = None,
+        secret: str | None = None,
+        access_token: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        token_endpoint: TokenEndpoint = DEFAULT_TOKEN_ENDPOINT,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        refresh_margin: float = DEFAULT_REFRESH_MARGIN,
+        deadline: float = DEFAULT_DEADLINE,
+        limits: httpx.Limits | None = None,
+        transport: httpx.BaseTransport | None = None,
+        http_client: httpx.Client | None = None,
+        mounts: Mapping[str, httpx.BaseTransport | None] | None = None,
+    ) -> None:
+        check_http_options(http_client, transport, limits, mounts)
+        self._client = AsyncWeChatClient(
+            appid=appid,
+            secret=secret,
+            access_token=access_token,
+            base_url=base_url,
+            token_endpoint=token_endpoint,
+            timeout=timeout,
+            max_response_bytes=max_response_bytes,
+            refresh_margin=refresh_margin,
+            deadline=deadline,
+            limits=limits,
+            transport=as_async(transport, http_client),
+            mounts=None if mounts is None else {k: as_async(t, None) for k, t in mounts.items()},
+        )
+        self._loop = LoopThread("ocr-frames-wechat")
+        # a client dropped without close() must not leave its loop thread behind
+        self._stop_loop = weakref.finalize(self, self._loop.stop)
+
+    @property
+    def appid(self) -> str | None:
+        return self._client.appid
+
+    @property
+    def base_url(self) -> str:
+        return self._client.base_url
+
+    @property
+    def token_endpoint(self) -> TokenEndpoint:
+        return self._client.token_endpoint
+
+    def __repr__(self) -> str:
+        return f"WeChatClient({repr(self._client).partition('(')[2]}"
+
+    def request(
+        self, kind: str, img: bytes | None = None, *, img_url: str | None = None
+    ) -> dict[str, Any]:
+        """Recognise one image; return the answer dict whatever its errcode."""
+        return self._loop.run(self._client.request(kind, img, img_url=img_url))
+
+    def ocr(
+        self, kind: str, img: bytes | None = None, *, img_url: str | None = None
+    ) -> dict[str, Any]:
+        """Like :meth:`request`, but raise the matching OCRError unless errcode is 0."""
+        return self._loop.run(self._client.ocr(kind, img, img_url=img_url))
+
+    def get_token(self) -> str:
+        """The access token in force, fetched (once, under the lock) when due."""
+        return self._loop.run(self._client.get_token())
+
+    def close(self) -> None:
+        """Close the HTTP client (unless it was passed in as ``http_client``), end the loop."""
+        try:
+            self._loop.run(self._client.aclose())
+        finally:
+            self._stop_loop()
+
+    def __enter__(self) -> WeChatClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -10,8 +10,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from ocr_frames import checks
 from ocr_frames._cache import tools as cachetools
 from ocr_frames._cache.store import ResultCache
 from ocr_frames.testing import WeChatEmulator
-from tests.helpers import cli_env
+from tests.helpers import ImageFiles, cli_env, run_cli
 
 
 @pytest.fixture(autouse=True)
@@ -38,7 +37,7 @@ def _mode(path: Path) -> int:
 
 
 def test_parquet_report_and_export_are_0600_by_default(
-    engine: of.WeChatEngine, image_files: Callable[[int], list[str]], tmp_path: Path
+    engine: of.WeChatEngine, image_files: ImageFiles, tmp_path: Path
 ) -> None:
     paths = image_files(3)
     out = tmp_path / "ids.parquet"
@@ -69,7 +68,7 @@ def test_parquet_report_and_export_are_0600_by_default(
 
 
 def test_file_mode_relaxes_exactly_what_is_asked(
-    engine: of.WeChatEngine, image_files: Callable[[int], list[str]], tmp_path: Path
+    engine: of.WeChatEngine, image_files: ImageFiles, tmp_path: Path
 ) -> None:
     paths = image_files(2)
     out = tmp_path / "shared.parquet"
@@ -82,20 +81,13 @@ def test_file_mode_relaxes_exactly_what_is_asked(
 
 
 def test_cli_outputs_private_unless_file_mode_given(
-    emulator: WeChatEmulator, image_files: Callable[[int], list[str]], tmp_path: Path
+    emulator: WeChatEmulator, image_files: ImageFiles, tmp_path: Path
 ) -> None:
     folder = Path(image_files(2)[0]).parent
     env = cli_env(emulator, tmp_path / "cache")
-    cli = [sys.executable, "-m", "ocr_frames.cli"]
 
     def run(*extra: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*cli, "run", str(folder), "--kind", "idcard", "--no-progress", *extra],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return run_cli("run", str(folder), "--kind", "idcard", "--no-progress", *extra, env=env)
 
     private = tmp_path / "private.parquet"
     report = tmp_path / "r.html"
@@ -112,28 +104,16 @@ def test_cli_outputs_private_unless_file_mode_given(
     assert bad.returncode == 2 and "--file-mode" in bad.stderr
 
     export = tmp_path / "all.jsonl"
-    proc = subprocess.run(
-        [
-            *cli,
-            "cache",
-            "export",
-            str(export),
-            "--cache-dir",
-            str(tmp_path / "cache"),
-            "--file-mode",
-            "644",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    cache_dir = str(tmp_path / "cache")
+    proc = run_cli(
+        "cache", "export", str(export), "--cache-dir", cache_dir, "--file-mode", "644", env=env
     )
     assert proc.returncode == 0, proc.stderr
     assert _mode(export) == 0o644
 
 
 def test_an_output_is_replaced_whole_never_truncated_through_a_symlink(
-    engine: of.WeChatEngine, image_files: Callable[[int], list[str]], tmp_path: Path
+    engine: of.WeChatEngine, image_files: ImageFiles, tmp_path: Path
 ) -> None:
     paths = image_files(2)
     cache_dir = tmp_path / "cache"

@@ -6,7 +6,6 @@ import json
 import os
 import stat
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,11 +13,11 @@ import pytest
 import ocr_frames as of
 from ocr_frames._cache.store import ResultCache
 from ocr_frames._cache.tools import parse_age, prune_cache
-from tests.helpers import run_cli
+from tests.helpers import ImageFiles, run_cli
 
 
 def test_cache_stats_export_prune_clear(
-    engine: of.WeChatEngine, image_files: Callable[..., list[str]], tmp_path: Path
+    engine: of.WeChatEngine, image_files: ImageFiles, tmp_path: Path
 ) -> None:
     cache = tmp_path / "cache"
     of.recognize(image_files(3), "bankcard", engine=engine, cache_dir=cache, progress=False)

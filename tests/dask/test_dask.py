@@ -32,6 +32,7 @@ import ocr_frames.dask as ofd  # noqa: E402
 from ocr_frames.dask._limiter import _SlotBook  # noqa: E402
 from ocr_frames.testing import WeChatEmulator  # noqa: E402
 from ocr_frames.testing import _emulator as emulator_module  # noqa: E402
+from tests.helpers import ImageFiles  # noqa: E402
 
 # No warning filter needed: dask/distributed 2026.8 emit none here under -W error.
 pytestmark = pytest.mark.timeout(180)
@@ -106,7 +107,7 @@ def workers_used(client: Any, compute: Callable[[], pd.DataFrame]) -> tuple[pd.D
 
 
 def test_meta_bills_nothing_and_each_image_once(
-    client: Any, emulator: WeChatEmulator, image_files: Callable[..., list[str]], tmp_path: Path
+    client: Any, emulator: WeChatEmulator, image_files: ImageFiles, tmp_path: Path
 ) -> None:
     distinct = image_files(10)
     # duplicates in other partitions, a missing file and a null: 14 rows, 10 images
@@ -131,7 +132,7 @@ def test_meta_bills_nothing_and_each_image_once(
 
 
 def test_join_prefix_and_engine_factory(
-    client: Any, emulator: WeChatEmulator, image_files: Callable[..., list[str]]
+    client: Any, emulator: WeChatEmulator, image_files: ImageFiles
 ) -> None:
     ddf = frame_of(image_files(4), partitions=2).assign(batch="b1")
     base_url, appid, secret = emulator.base_url, emulator.appid, emulator.secret
@@ -154,7 +155,7 @@ def test_join_prefix_and_engine_factory(
 
 
 def test_every_run_option_reaches_the_partitions(
-    client: Any, emulator: WeChatEmulator, image_files: Callable[..., list[str]]
+    client: Any, emulator: WeChatEmulator, image_files: ImageFiles
 ) -> None:
     paths = image_files(4)
     for path, number in zip(paths, ["11010519491231002X", "110105194912310021"] * 2, strict=True):
@@ -240,7 +241,7 @@ def test_limiter_pickles_without_its_slots() -> None:
 
 
 def test_global_rate_limit_holds_the_quota_across_4_workers(
-    client: Any, quota_emulator: TimedEmulator, image_files: Callable[..., list[str]]
+    client: Any, quota_emulator: TimedEmulator, image_files: ImageFiles
 ) -> None:
     ddf = frame_of(image_files(CALLS))
     out = ofd.recognize(
@@ -272,7 +273,7 @@ def test_global_rate_limit_holds_the_quota_across_4_workers(
 
 
 def test_control_per_worker_limits_alone_break_the_quota(
-    client: Any, quota_emulator: TimedEmulator, image_files: Callable[..., list[str]]
+    client: Any, quota_emulator: TimedEmulator, image_files: ImageFiles
 ) -> None:
     """The same run with what a worker can do alone (the same rate per process): the
     cluster sends 4x the rate and the platform refuses calls."""

@@ -3,13 +3,12 @@ whole Dask cluster: the pool awaits it once per attempt, retries included."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
 import ocr_frames as of
 from ocr_frames._engine.policy import CallPool, Limiter
 from ocr_frames.testing import WeChatEmulator
+from tests.helpers import ImageFiles
 
 
 class CountingLimiter:
@@ -21,7 +20,7 @@ class CountingLimiter:
 
 
 def test_limiter_object_is_awaited_per_attempt(
-    engine: of.WeChatEngine, emulator: WeChatEmulator, image_files: Callable[[int], list[str]]
+    engine: of.WeChatEngine, emulator: WeChatEmulator, image_files: ImageFiles
 ) -> None:
     limiter = CountingLimiter()
     assert isinstance(limiter, Limiter)

@@ -281,27 +281,46 @@ class Scenario:
 
 
 RPE = httpx.RemoteProtocolError
+
+
+def fails_then_recovers(
+    name: str, first: Reply, exc: type[httpx.HTTPError], *, read_timeout: float = 5.0
+) -> Scenario:
+    """The first request fails with ``exc``; the second gets a new connection and its answer."""
+    return Scenario(
+        name,
+        first_then_normal(first),
+        [error(exc), ok("/1")],
+        connections=2,
+        read_timeout=read_timeout,
+    )
+
+
+def reconnects(
+    name: str,
+    first: Reply,
+    *,
+    pause: Literal["", "blocked", "running"] = "",
+    httpx_differs: str = "",
+) -> Scenario:
+    """All three requests get their answer; the connection ``first`` spoils is replaced once."""
+    return Scenario(
+        name,
+        first_then_normal(first),
+        [ok("/0"), ok("/1"), ok("/2")],
+        connections=2,
+        pause=pause,
+        httpx_differs=httpx_differs,
+    )
+
+
 SCENARIOS = [
     Scenario("keep_alive", normal, [ok("/0"), ok("/1"), ok("/2")], connections=1),
-    Scenario(
-        "stray_response_unread",
-        first_then_normal(stray_after_the_answer),
-        [ok("/0"), ok("/1"), ok("/2")],
-        connections=2,
-        pause="blocked",
-    ),
-    Scenario(
-        "stray_response_read_by_the_loop",
-        first_then_normal(stray_after_the_answer),
-        [ok("/0"), ok("/1"), ok("/2")],
-        connections=2,
-        pause="running",
-    ),
-    Scenario(
+    reconnects("stray_response_unread", stray_after_the_answer, pause="blocked"),
+    reconnects("stray_response_read_by_the_loop", stray_after_the_answer, pause="running"),
+    reconnects(
         "stray_response_in_the_answers_segment",
-        first_then_normal(stray_in_the_answers_segment),
-        [ok("/0"), ok("/1"), ok("/2")],
-        connections=2,
+        stray_in_the_answers_segment,
         httpx_differs=(
             "httpcore reads the stray response together with the answer; h11 keeps it as "
             "trailing data and the connection goes back to the pool, so the next request "
@@ -312,65 +331,28 @@ SCENARIOS = [
     Scenario("continue_100_and_102", continue_twice, [ok("/0"), ok("/1")], connections=1),
     Scenario("connection_close", connection_close, [ok("/0"), ok("/1")], connections=2),
     Scenario("chunked", chunked, [ok("/0"), ok("/1")], connections=1),
-    Scenario(
-        "body_shorter_than_content_length",
-        first_then_normal(shorter_than_content_length),
-        [error(RPE), ok("/1")],
-        connections=2,
-    ),
-    Scenario(
+    fails_then_recovers("body_shorter_than_content_length", shorter_than_content_length, RPE),
+    reconnects(
         "body_longer_than_content_length",
-        first_then_normal(longer_than_content_length),
-        [ok("/0"), ok("/1"), ok("/2")],
-        connections=2,
+        longer_than_content_length,
         httpx_differs=(
             "httpcore keeps the surplus bytes as h11 trailing data and reuses the "
             "connection: the next request fails with RemoteProtocolError on 'EXTRA...'"
         ),
     ),
-    Scenario(
-        "close_mid_body",
-        first_then_normal(close_mid_chunk),
-        [error(RPE), ok("/1")],
-        connections=2,
-    ),
-    Scenario(
-        "reset_mid_body",
-        first_then_normal(reset_mid_body),
-        [error(httpx.ReadError), ok("/1")],
-        connections=2,
-    ),
-    Scenario(
-        "slow_headers",
-        first_then_normal(slow_headers),
-        [error(httpx.ReadTimeout), ok("/1")],
-        connections=2,
-        read_timeout=0.3,
-    ),
+    fails_then_recovers("close_mid_body", close_mid_chunk, RPE),
+    fails_then_recovers("reset_mid_body", reset_mid_body, httpx.ReadError),
+    fails_then_recovers("slow_headers", slow_headers, httpx.ReadTimeout, read_timeout=0.3),
     Scenario(
         "http10_without_content_length",
         http10_until_close,
         [ok("/0", "HTTP/1.0"), ok("/1", "HTTP/1.0")],
         connections=2,
     ),
-    Scenario(
-        "idle_connection_closed_at_reuse",
-        first_then_normal(close_when_idle),
-        [ok("/0"), ok("/1"), ok("/2")],
-        connections=2,
-        pause="blocked",
-    ),
-    Scenario(
-        "closed_without_answer_is_not_resent",
-        first_then_normal(close_without_answer),
-        [error(RPE), ok("/1")],
-        connections=2,
-    ),
-    Scenario(
-        "reset_without_answer_is_not_resent",
-        first_then_normal(reset_without_answer),
-        [error(httpx.ReadError), ok("/1")],
-        connections=2,
+    reconnects("idle_connection_closed_at_reuse", close_when_idle, pause="blocked"),
+    fails_then_recovers("closed_without_answer_is_not_resent", close_without_answer, RPE),
+    fails_then_recovers(
+        "reset_without_answer_is_not_resent", reset_without_answer, httpx.ReadError
     ),
 ]
 

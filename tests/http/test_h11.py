@@ -166,6 +166,23 @@ def _answer(path: bytes) -> bytes:
     return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(path), path)
 
 
+class _Echo:
+    """A handler that answers each request with its path, after ``before`` (1xx heads, say),
+    and counts the connections it served."""
+
+    def __init__(self, before: bytes = b"") -> None:
+        self.before = before
+        self.connections = 0
+
+    async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            writer.write(self.before)
+            writer.write(_answer(head.split(b" ", 2)[1]))
+            await writer.drain()
+
+
 STRAY = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstray"
 
 
@@ -242,16 +259,7 @@ def test_a_byte_on_an_idle_connection_closes_it_at_once() -> None:
 def test_informational_responses_are_skipped(status: int) -> None:
     """1xx answers before the final one (103 Early Hints, 100 Continue) are skipped, as
     httpcore does; the connection stays usable."""
-    connections = 0
-
-    async def hints(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal connections
-        connections += 1
-        while True:
-            head = await reader.readuntil(b"\r\n\r\n")
-            writer.write(b"HTTP/1.1 %d Info\r\nLink: </a.css>; rel=preload\r\n\r\n" % status)
-            writer.write(_answer(head.split(b" ", 2)[1]))
-            await writer.drain()
+    hints = _Echo(b"HTTP/1.1 %d Info\r\nLink: </a.css>; rel=preload\r\n\r\n" % status)
 
     async def main() -> None:
         server, base = await _serve(hints)
@@ -259,7 +267,7 @@ def test_informational_responses_are_skipped(status: int) -> None:
             for path in ("/a", "/b"):
                 response = await client.post(path, content=b"x")
                 assert (response.status_code, response.text) == (200, path)
-        assert connections == 1
+        assert hints.connections == 1
 
     asyncio.run(main())
 
@@ -267,25 +275,17 @@ def test_informational_responses_are_skipped(status: int) -> None:
 def test_an_expired_idle_connection_is_not_reused(monkeypatch: pytest.MonkeyPatch) -> None:
     """Like httpx, a connection idle for longer than the keep-alive expiry is closed rather
     than raced against the server's own keep-alive timeout."""
-    connections = 0
-
-    async def echo_path(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal connections
-        connections += 1
-        while True:
-            head = await reader.readuntil(b"\r\n\r\n")
-            writer.write(_answer(head.split(b" ", 2)[1]))
-            await writer.drain()
+    echo_path = _Echo()
 
     async def main() -> None:
         server, base = await _serve(echo_path)
         async with server, httpx.AsyncClient(transport=H11Transport(), base_url=base) as client:
             assert (await client.get("/a")).text == "/a"
             assert (await client.get("/b")).text == "/b"
-            assert connections == 1
+            assert echo_path.connections == 1
             monkeypatch.setattr(h11transport, "KEEPALIVE_EXPIRY", 0.0)
             assert (await client.get("/c")).text == "/c"
-        assert connections == 2
+        assert echo_path.connections == 2
 
     asyncio.run(main())
 

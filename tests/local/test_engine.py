@@ -17,7 +17,7 @@ import pytest
 import ocr_frames as of
 from ocr_frames._cache.store import ResultCache
 from ocr_frames._errors import E_ENGINE, ConfigurationError
-from ocr_frames.cli.demo import choose_engine, run_demo
+from ocr_frames.cli._demo import choose_engine, run_demo
 from ocr_frames.local import LocalEngine, layouts
 from ocr_frames.wechat._parse import parse_response
 from tests.helpers import REPO

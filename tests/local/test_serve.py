@@ -19,11 +19,11 @@ import httpx
 import pytest
 
 import ocr_frames as of
-from ocr_frames._engine.base import BaseEngine
 from ocr_frames._errors import E_ENGINE, ConfigurationError
 from ocr_frames.local import LocalServer
 from ocr_frames.testing import WeChatEmulator
 from ocr_frames.wechat import WeChatClient
+from tests.helpers import ScriptedEngine
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample_data"
@@ -32,24 +32,6 @@ PNG = (
     b"\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa75\x81\x84\x00"
     b"\x00\x00\x00IEND\xaeB`\x82"
 )
-
-
-class StubEngine(BaseEngine):
-    """Answers from a table by kind; records what it was asked."""
-
-    def __init__(self, answers: dict[str, dict[str, Any]]) -> None:
-        self.answers = answers
-        self.seen: list[tuple[str, bytes | None]] = []
-
-    @property
-    def identity(self) -> str:
-        return "stub"
-
-    async def arecognize(
-        self, kind: str, image: bytes | None = None, *, img_url: str | None = None
-    ) -> dict[str, Any]:
-        self.seen.append((kind, image))
-        return self.answers[kind]
 
 
 ANSWERS: dict[str, dict[str, Any]] = {
@@ -66,17 +48,31 @@ ANSWERS: dict[str, dict[str, Any]] = {
 
 
 @pytest.fixture
-def stub() -> StubEngine:
-    return StubEngine(ANSWERS)
+def seen() -> list[tuple[str, bytes | None]]:
+    """What the stub engine was asked, in order."""
+    return []
 
 
 @pytest.fixture
-def server(stub: StubEngine) -> Iterator[LocalServer]:
+def stub(seen: list[tuple[str, bytes | None]]) -> ScriptedEngine:
+    """Answers from ``ANSWERS`` by kind."""
+
+    def reply(kind: str, image: bytes | None) -> dict[str, Any]:
+        seen.append((kind, image))
+        return ANSWERS[kind]
+
+    return ScriptedEngine(reply, identity="stub")
+
+
+@pytest.fixture
+def server(stub: ScriptedEngine) -> Iterator[LocalServer]:
     with LocalServer(stub) as running:
         yield running
 
 
-def test_wechat_client_code_works_unchanged(server: LocalServer, stub: StubEngine) -> None:
+def test_wechat_client_code_works_unchanged(
+    server: LocalServer, seen: list[tuple[str, bytes | None]]
+) -> None:
     with WeChatClient(appid="wx-any", secret="any-secret", base_url=server.base_url) as client:
         assert client.ocr("bankcard", PNG)["number"] == "6222021234567890123"
         assert client.ocr("menu", PNG)["menu_items"] == [{"name": "酱鸭", "price": 48.0}]
@@ -85,7 +81,7 @@ def test_wechat_client_code_works_unchanged(server: LocalServer, stub: StubEngin
     assert (not_found["errcode"], not_found["errmsg"]) == (101001, "certificate not found")
     assert not_found["rid"]  # the platform's "rid: ..." suffix, split off by the client
     assert failed["errcode"] == -1  # an engine failure is the platform's system error
-    assert stub.seen[0] == ("bankcard", PNG)
+    assert seen[0] == ("bankcard", PNG)
 
 
 def test_menu_content_is_a_json_string_on_the_wire(server: LocalServer) -> None:
@@ -128,9 +124,9 @@ def test_protocol_errors(server: LocalServer) -> None:
     assert httpx.post(f"{base}/cv/ocr/passport", params={"access_token": token}).status_code == 404
 
 
-def test_only_loopback_addresses_are_served() -> None:
+def test_only_loopback_addresses_are_served(stub: ScriptedEngine) -> None:
     with pytest.raises(ConfigurationError):
-        LocalServer(StubEngine({}), host="0.0.0.0")
+        LocalServer(stub, host="0.0.0.0")
 
 
 def test_real_image_through_the_wechat_engine_to_the_local_engine(tmp_path: Path) -> None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import os
 import struct
-import threading
 import time
 import zlib
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pandas as pd
@@ -17,10 +16,10 @@ import pytest
 
 import ocr_frames as of
 from ocr_frames.testing import WeChatEmulator
-from tests.helpers import make_png
+from tests.helpers import QuietHandler, make_png, serving
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     def do_GET(self) -> None:
         if self.path == "/hang":
             time.sleep(3)
@@ -42,20 +41,14 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.send_error(404)
 
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
 
 @pytest.fixture
 def web() -> Iterator[ThreadingHTTPServer]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.aborted = 0  # type: ignore[attr-defined]
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(server):
+        yield server
 
 
 def _bomb_png() -> bytes:

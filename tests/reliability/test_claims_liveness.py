@@ -20,7 +20,6 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,7 @@ from ocr_frames._cache import claims as _claims
 from ocr_frames._cache.claims import Claims
 from ocr_frames._run import run as _run
 from ocr_frames.testing import WeChatEmulator
-from tests.helpers import cli_env
+from tests.helpers import ImageFiles, cli_env
 
 
 def _unshare_works() -> bool:
@@ -103,7 +102,7 @@ def test_claims_of_a_killed_pid_1_are_free_for_the_next_pid_1(tmp_path: Path) ->
 
 @needs_pid_namespace
 def test_a_run_killed_as_pid_1_restarts_as_pid_1_and_finishes_promptly(
-    image_files: Callable[..., list[str]], tmp_path: Path
+    image_files: ImageFiles, tmp_path: Path
 ) -> None:
     n, concurrency = 200, 8
     folder = str(Path(image_files(n)[0]).parent)
@@ -143,7 +142,7 @@ def test_a_run_killed_as_pid_1_restarts_as_pid_1_and_finishes_promptly(
 @pytest.mark.parametrize("when", ["before", "after"])
 def test_claims_taken_by_a_cancelled_run_are_released(
     when: str,
-    image_files: Callable[..., list[str]],
+    image_files: ImageFiles,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

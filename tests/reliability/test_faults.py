@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 import ocr_frames as of
 from ocr_frames.testing import WeChatEmulator
+from tests.helpers import ImageFiles
 
 FAST_RETRY = of.RetryPolicy(
     max_attempts=12, base_delay=0.005, max_delay=0.05, rate_limited_delay=0.2
@@ -16,7 +17,7 @@ FAST_RETRY = of.RetryPolicy(
 
 
 def test_500_images_under_faults_are_all_answered_correctly(
-    image_files: Callable[..., list[str]], tmp_path: Path
+    image_files: ImageFiles, tmp_path: Path
 ) -> None:
     paths = image_files(500)
     with WeChatEmulator(latency=0.01, jitter=0.01, seed=5) as emu:
@@ -44,7 +45,7 @@ def test_500_images_under_faults_are_all_answered_correctly(
     print(f"faults: 500 images, {summary['retries']} retries, {billed} billed calls, 0 rows lost")
 
 
-def test_minute_quota_pauses_the_pool_and_completes(image_files: Callable[..., list[str]]) -> None:
+def test_minute_quota_pauses_the_pool_and_completes(image_files: ImageFiles) -> None:
     with WeChatEmulator() as emu:
         engine = of.WeChatEngine(appid=emu.appid, secret=emu.secret, base_url=emu.base_url)
         emu.minute_quota = 10
@@ -75,32 +76,29 @@ def test_minute_quota_pauses_the_pool_and_completes(image_files: Callable[..., l
 
 
 def test_daily_quota_mid_run_keeps_answers_and_next_day_finishes_the_rest(
-    image_files: Callable[..., list[str]], tmp_path: Path
+    image_files: ImageFiles, tmp_path: Path
 ) -> None:
     paths = image_files(40)
     with WeChatEmulator(latency=0.005) as emu:
         engine = of.WeChatEngine(appid=emu.appid, secret=emu.secret, base_url=emu.base_url)
         emu.daily_quota = 25
-        first = of.recognize_to_parquet(
-            paths,
-            "comm",
-            tmp_path / "a.parquet",
-            engine=engine,
-            cache_dir=tmp_path / "c",
-            progress=False,
-            concurrency=8,
-        )
+
+        def run(**options: Any) -> of.RunSummary:
+            return of.recognize_to_parquet(
+                paths,
+                "comm",
+                tmp_path / "a.parquet",
+                engine=engine,
+                cache_dir=tmp_path / "c",
+                progress=False,
+                **options,
+            )
+
+        first = run(concurrency=8)
         assert first.stopped and first.ok == 25
         assert first.not_done + first.errors.get(45009, 0) == 15
         assert emu.total_billed == 25
         emu.reset_day()  # the next "day"
         emu.reset_counters()
-        second = of.recognize_to_parquet(
-            paths,
-            "comm",
-            tmp_path / "a.parquet",
-            engine=engine,
-            cache_dir=tmp_path / "c",
-            progress=False,
-        )
+        second = run()
         assert second.ok == 40 and second.cache_hits == 25 and emu.total_billed == 15

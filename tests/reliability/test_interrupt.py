@@ -24,7 +24,7 @@ import pytest
 
 import ocr_frames as of
 from ocr_frames.testing import WeChatEmulator
-from tests.helpers import cli_env
+from tests.helpers import ImageFiles, cli_env
 
 N, CONCURRENCY, LATENCY = 80, 4, 0.2  # an uninterrupted run takes about 4 s
 STOP_WITHIN = 1.0  # seconds from the interrupt to control back in the caller
@@ -88,7 +88,7 @@ def _assert_no_claims_left(cache: Path) -> None:
 
 @pytest.mark.parametrize("entry", ["recognize", "recognize_to_parquet"])
 def test_interrupt_inside_a_running_loop_stops_billing_and_keeps_answers(
-    entry: str, image_files: Callable[..., list[str]], tmp_path: Path
+    entry: str, image_files: ImageFiles, tmp_path: Path
 ) -> None:
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     paths = image_files(N)
@@ -132,7 +132,7 @@ def test_interrupt_inside_a_running_loop_stops_billing_and_keeps_answers(
 
 
 def test_ctrl_c_under_asyncio_run_stops_a_sync_call_inside_it(
-    image_files: Callable[..., list[str]], tmp_path: Path
+    image_files: ImageFiles, tmp_path: Path
 ) -> None:
     """A script's ``asyncio.run(main())`` calling the sync API: asyncio's own SIGINT
     handler only cancels the main task, which sits in the blocking call."""
@@ -164,7 +164,7 @@ def test_ctrl_c_under_asyncio_run_stops_a_sync_call_inside_it(
 
 @pytest.mark.timeout(120)
 def test_interrupting_a_real_jupyter_kernel_stops_the_run(
-    image_files: Callable[..., list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    image_files: ImageFiles, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The stop button of a notebook: ``interrupt_kernel`` while a cell runs ``recognize``."""
     manager = pytest.importorskip("jupyter_client.manager")
@@ -221,7 +221,7 @@ def _cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_cli_interrupted_by_a_signal_cleans_up_and_keeps_answers(
-    signum: int, code: int, image_files: Callable[..., list[str]], tmp_path: Path
+    signum: int, code: int, image_files: ImageFiles, tmp_path: Path
 ) -> None:
     folder = str(Path(image_files(N)[0]).parent)
     cache = tmp_path / "cache"

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
+import pytest
 
 from ocr_frames.testing import WeChatEmulator
-from tests.helpers import cli_env, make_png
+from tests.helpers import ImageFiles, cli_env, make_png
 
 
 def _run(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -43,9 +44,12 @@ def _table(path: Path) -> pd.DataFrame:
     return pq.read_table(path).to_pandas().drop(columns="cached")
 
 
-def test_three_kills_mid_calls_then_resume(
-    image_files: Callable[..., list[str]], tmp_path: Path
+@pytest.mark.parametrize("points", [(80,), (40, 120, 200)], ids=["one_kill", "three_kills"])
+def test_kills_mid_calls_then_resume(
+    points: tuple[int, ...], image_files: ImageFiles, tmp_path: Path
 ) -> None:
+    """``kill -9`` once, or three times, then a rerun: what each kill cost is at most the
+    calls then in flight."""
     n, concurrency = 240, 8
     folder = str(Path(image_files(n)[0]).parent)
     out = tmp_path / "out.parquet"
@@ -53,9 +57,10 @@ def test_three_kills_mid_calls_then_resume(
     with WeChatEmulator(latency=0.02, jitter=0.01) as emu:
         env = cli_env(emu, tmp_path / "cache")
         kills = 0
-        for point in (40, 120, 200):
+        for point in points:
             _kill_when(_run(args, env), lambda p=point: emu.total_billed >= p)
             kills += 1
+            assert emu.total_billed < n, "the kill must land mid-run"
             assert not out.exists(), "a killed run must never leave a file at the output path"
         _complete(args, env)
         billed = emu.total_billed

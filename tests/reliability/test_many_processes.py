@@ -6,18 +6,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
 from ocr_frames._cache.store import ResultCache
 from ocr_frames.testing import WeChatEmulator
-from tests.helpers import cli_env
+from tests.helpers import ImageFiles, cli_env
 
 
 def test_four_processes_share_token_and_cache_without_double_billing(
-    image_files: Callable[..., list[str]], tmp_path: Path
+    image_files: ImageFiles, tmp_path: Path
 ) -> None:
     paths = image_files(160)
     # process k takes images [40k, 40k + 80): every image is wanted by two processes

@@ -8,13 +8,13 @@ import os
 import stat
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import ocr_frames as of
 from ocr_frames.testing import WeChatEmulator
+from tests.helpers import ImageFiles
 
 SECRET = "s3cr3t-VALUE-never-shown"
 
@@ -24,7 +24,7 @@ def _all_bytes(folder: Path) -> bytes:
 
 
 def test_no_secret_or_token_anywhere(
-    image_files: Callable[..., list[str]],
+    image_files: ImageFiles,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],

@@ -4,21 +4,20 @@ never a hang, never an unbounded allocation."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
 
 import ocr_frames as of
-from tests.helpers import make_png
+from tests.helpers import QuietHandler, make_png, serving
 
 MODES = ["huge", "invalid_json", "wrong_types", "deep", "slow_loris", "ok"]
 
 
-class _Evil(BaseHTTPRequestHandler):
+class _Evil(QuietHandler):
     protocol_version = "HTTP/1.1"
 
     def do_POST(self) -> None:
@@ -61,14 +60,7 @@ class _Evil(BaseHTTPRequestHandler):
         return self._send(b'{"errcode": 0, "errmsg": "ok", "number": "6222020200112233445"}')
 
     def _send(self, body: bytes) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+        self.send_body(body, content_type="text/plain")
 
 
 @pytest.fixture
@@ -76,11 +68,8 @@ def evil() -> Iterator[ThreadingHTTPServer]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Evil)
     server.daemon_threads = True
     server.modes = list(MODES)  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(server):
+        yield server
 
 
 def test_malicious_server_gives_per_row_errors_in_bounded_time_and_memory(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -12,6 +11,7 @@ import pytest
 import ocr_frames as of
 from ocr_frames._run.accessor import OCRAccessor, register_accessor
 from ocr_frames.testing import WeChatEmulator
+from tests.helpers import ImageFiles
 
 
 @pytest.fixture(autouse=True)
@@ -26,7 +26,7 @@ def test_registering_again_is_silent_and_keeps_the_accessor() -> None:
 
 
 def test_recognize_appends_result_columns(
-    engine: of.WeChatEngine, emulator: WeChatEmulator, image_files: Callable[[int], list[str]]
+    engine: of.WeChatEngine, emulator: WeChatEmulator, image_files: ImageFiles
 ) -> None:
     paths = image_files(3)
     # a duplicated, non-default index: rows are matched by position, never multiplied
@@ -45,9 +45,7 @@ def test_recognize_appends_result_columns(
     assert list(df.columns) == ["path", "batch"]  # the input is not modified
 
 
-def test_prefix_and_name_clash(
-    engine: of.WeChatEngine, image_files: Callable[[int], list[str]]
-) -> None:
+def test_prefix_and_name_clash(engine: of.WeChatEngine, image_files: ImageFiles) -> None:
     df = pd.DataFrame({"path": image_files(2), "name": ["x", "y"]})
     with pytest.raises(ValueError, match="prefix="):
         df.ocr.recognize("path", "idcard", engine=engine, cache_dir=False, progress=False)
@@ -62,9 +60,7 @@ def test_prefix_and_name_clash(
         df.ocr.recognize("nope", "idcard", engine=engine)
 
 
-def test_explode_delegates(
-    engine: of.WeChatEngine, image_files: Callable[[int], list[str]]
-) -> None:
+def test_explode_delegates(engine: of.WeChatEngine, image_files: ImageFiles) -> None:
     df = pd.DataFrame({"path": image_files(2), "doc": ["d1", "d2"]})
     out = df.ocr.recognize("path", "comm", engine=engine, cache_dir=False, progress=False)
     lines = out.ocr.explode("items")
@@ -79,9 +75,7 @@ def test_options_reach_recognize(tmp_path: Path) -> None:
         df.ocr.recognize("path", "idcard", on_error="raise", cache_dir=False, progress=False)
 
 
-def test_polars_series_in(
-    engine: of.WeChatEngine, image_files: Callable[[int], list[str]], tmp_path: Path
-) -> None:
+def test_polars_series_in(engine: of.WeChatEngine, image_files: ImageFiles, tmp_path: Path) -> None:
     pl = pytest.importorskip("polars")
     paths = [*image_files(2), None]
     series = pl.Series("path", paths)

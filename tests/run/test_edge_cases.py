@@ -10,25 +10,7 @@ import pytest
 import ocr_frames as of
 from ocr_frames._cache.claims import Claims
 from ocr_frames._run import run as _run
-from tests.helpers import make_png
-
-
-class _Engine(of.BaseEngine):
-    """A scripted engine counting its calls per image."""
-
-    def __init__(self, answer: dict[str, Any]) -> None:
-        self.answer = answer
-        self.calls: list[bytes | None] = []
-
-    @property
-    def identity(self) -> str:
-        return "scripted"
-
-    async def arecognize(
-        self, kind: str, image: bytes | None = None, *, img_url: str | None = None
-    ) -> dict[str, Any]:
-        self.calls.append(image)
-        return dict(self.answer)
+from tests.helpers import ScriptedEngine, make_png
 
 
 def test_a_failing_chunk_preparation_raises_instead_of_hanging(
@@ -38,23 +20,29 @@ def test_a_failing_chunk_preparation_raises_instead_of_hanging(
         raise of.ConfigurationError("cache could not be read")
 
     monkeypatch.setattr(_run._Run, "prepare", broken)
-    engine = _Engine({"errcode": 0, "number": "1"})
+    engine = ScriptedEngine(lambda kind, image: {"errcode": 0, "number": "1"})
     with pytest.raises(of.ConfigurationError, match="could not be read"):
         of.recognize([make_png(1)], "bankcard", engine=engine, cache_dir=tmp_path, progress=False)
 
 
 def test_a_non_integer_errcode_is_a_row_not_a_crash() -> None:
-    engine = _Engine({"errcode": None, "number": "1"})
+    engine = ScriptedEngine(lambda kind, image: {"errcode": None, "number": "1"})
     df = of.recognize(
         [make_png(1), make_png(2)], "bankcard", engine=engine, cache_dir=False, progress=False
     )
     assert df["errcode"].tolist() == [900010, 900010]
-    assert len(engine.calls) == 2
+    assert engine.calls == 2
 
 
 def test_duplicate_after_an_uncached_answer_is_not_sent_again(tmp_path: Path) -> None:
-    engine = _Engine({"errcode": -1, "errmsg": "system error"})
     image = make_png(7)
+    sent: list[bytes | None] = []
+
+    def reply(kind: str, data: bytes | None) -> dict[str, Any]:
+        sent.append(data)
+        return {"errcode": -1, "errmsg": "system error"}
+
+    engine = ScriptedEngine(reply)
     images = [image, *(make_png(100 + i) for i in range(10)), image]
     df = of.recognize(
         images,
@@ -65,7 +53,7 @@ def test_duplicate_after_an_uncached_answer_is_not_sent_again(tmp_path: Path) ->
         chunk_size=1,
         retry=of.RetryPolicy(max_attempts=2, base_delay=0.001),
     )
-    assert engine.calls.count(image) == 2  # its own two attempts, none for the duplicate
+    assert sent.count(image) == 2  # its own two attempts, none for the duplicate
     assert df["errcode"].tolist() == [-1] * 12
     assert df["cached"].tolist()[-1] is True
 

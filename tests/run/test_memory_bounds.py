@@ -29,7 +29,7 @@ from ocr_frames._sources.batch import load_sources
 from ocr_frames._sources.read import load_local
 from ocr_frames._sources.source import Source
 from ocr_frames.testing import WeChatEmulator
-from tests.helpers import make_png
+from tests.helpers import ScriptedEngine, make_png
 
 
 def noisy_pdf(pages: int, seed: int, size: tuple[int, int] = (300, 200)) -> bytes:
@@ -44,21 +44,16 @@ def noisy_pdf(pages: int, seed: int, size: tuple[int, int] = (300, 200)) -> byte
     return out.getvalue()
 
 
-class _Counting(of.BaseEngine):
-    """An in-process engine answering every image, counting calls per image."""
+def _counting(sizes: list[int] | None = None) -> ScriptedEngine:
+    """An in-process engine answering every image; the size of each image sent is noted in
+    ``sizes`` (not the image: holding it would count as memory the run held)."""
+    noted = [] if sizes is None else sizes
 
-    def __init__(self) -> None:
-        self.calls: list[int] = []
+    def reply(kind: str, image: bytes | None) -> dict[str, Any]:
+        noted.append(len(image or b""))
+        return {"errcode": 0, "errmsg": "ok", "number": str(len(noted))}
 
-    @property
-    def identity(self) -> str:
-        return "counting"
-
-    async def arecognize(
-        self, kind: str, image: bytes | None = None, *, img_url: str | None = None
-    ) -> dict[str, Any]:
-        self.calls.append(len(image or b""))
-        return {"errcode": 0, "errmsg": "ok", "number": str(len(self.calls))}
+    return ScriptedEngine(reply, identity="counting")
 
 
 def _pdf_files(folder: Path, count: int, pages: int) -> list[str]:
@@ -78,10 +73,11 @@ def test_pdf_pages_are_rendered_lazily_within_chunk_bytes(tmp_path: Path) -> Non
     paths = _pdf_files(tmp_path / "docs", 6, 12)
     limit = 512 * 1024
     of.recognize_to_parquet(  # warm-up: lazy imports and first-use caches are not measured
-        paths[:1], "bankcard", tmp_path / "warm.parquet", engine=_Counting(),
+        paths[:1], "bankcard", tmp_path / "warm.parquet", engine=_counting(),
         cache_dir=False, progress=False, chunk_bytes=limit,
     )  # fmt: skip
-    engine = _Counting()
+    sizes: list[int] = []
+    engine = _counting(sizes)
     tracemalloc.start()
     try:
         base = tracemalloc.get_traced_memory()[0]
@@ -92,8 +88,8 @@ def test_pdf_pages_are_rendered_lazily_within_chunk_bytes(tmp_path: Path) -> Non
         peak = tracemalloc.get_traced_memory()[1] - base
     finally:
         tracemalloc.stop()
-    pages = sum(engine.calls)
-    assert summary.rows == 72 and len(engine.calls) == 72 and pages > 6 * 1024 * 1024
+    pages = sum(sizes)
+    assert summary.rows == 72 and engine.calls == 72 and pages > 6 * 1024 * 1024
     assert peak < 6 * limit, f"held {peak / 2**20:.1f} MB at once (pages: {pages / 2**20:.1f})"
     table = pq.read_table(tmp_path / "out.parquet")
     assert table.column("page").to_pylist() == list(range(1, 13)) * 6
@@ -137,26 +133,26 @@ def test_chunk_bytes_do_not_change_the_rows_and_reruns_render_only_missing_pages
     (tmp_path / "card.png").write_bytes(make_png(3))
     cache_dir = tmp_path / "cache"
 
-    def run(chunk_bytes: int, engine: _Counting, cache: Any = cache_dir) -> Any:
+    def run(chunk_bytes: int, engine: ScriptedEngine, cache: Any = cache_dir) -> Any:
         return of.recognize(
             pd.Series(paths), "bankcard", engine=engine, cache_dir=cache, progress=False,
             chunk_bytes=chunk_bytes, chunk_size=4,
         )  # fmt: skip
 
-    first = _Counting()
+    first = _counting()
     small = run(200 * 1024, first)
-    big = run(64 * 1024 * 1024, _Counting(), cache=False)
-    assert len(first.calls) == 16 and small.index.tolist() == [0] * 5 + [1] + [2] * 5 + [3] * 5
+    big = run(64 * 1024 * 1024, _counting(), cache=False)
+    assert first.calls == 16 and small.index.tolist() == [0] * 5 + [1] + [2] * 5 + [3] * 5
     for column in ("sha256", "page", "errcode"):
         assert small[column].tolist() == big[column].tolist()
-    again = _Counting()
-    assert run(200 * 1024, again)["cached"].all() and again.calls == []  # digests known
+    again = _counting()
+    assert run(200 * 1024, again)["cached"].all() and again.calls == 0  # digests known
     lost = [ResultCache.key(s, "bankcard", "counting") for s in small["sha256"].iloc[[2, 8]]]
     with contextlib.closing(sqlite3.connect(cache_dir / "cache.db")) as db, db:
         db.executemany("DELETE FROM Cache WHERE key = ?", [(key,) for key in lost])
-    partial = _Counting()
+    partial = _counting()
     rerun = run(200 * 1024, partial)
-    assert len(partial.calls) == 2  # only the pages whose answers were lost
+    assert partial.calls == 2  # only the pages whose answers were lost
     assert rerun["sha256"].tolist() == small["sha256"].tolist()
     assert rerun["cached"].tolist() == [i not in (2, 8) for i in range(16)]
 
@@ -168,7 +164,7 @@ def test_repeated_and_mapped_documents_give_the_same_pages(
     # "big"; a document repeated within a read-ahead batch is one object used twice
     monkeypatch.setattr(_paths, "_MAP_MIN_BYTES", 1)
     paths = _pdf_files(tmp_path / "docs", 2, 3)
-    engine = _Counting()
+    engine = _counting()
     df = of.recognize(
         [paths[0], paths[1], paths[0]], "bankcard", engine=engine, cache_dir=False,
         progress=False, chunk_bytes=150 * 1024,
@@ -177,7 +173,7 @@ def test_repeated_and_mapped_documents_give_the_same_pages(
     expected = [[p.sha256 for p in src.pages or ()] for src in eager]
     assert df["sha256"].tolist() == expected[0] + expected[1] + expected[0]
     assert df["page"].tolist() == [1, 2, 3] * 3
-    assert len(engine.calls) == 6 and df["cached"].tolist() == [False] * 6 + [True] * 3
+    assert engine.calls == 6 and df["cached"].tolist() == [False] * 6 + [True] * 3
 
 
 def test_no_cache_duplicate_map_stays_bounded_and_duplicates_are_billed_once(
@@ -224,17 +220,16 @@ def _open_files() -> set[str]:
 def test_no_cache_run_store_is_gone_after_a_failed_run(engine: of.WeChatEngine) -> None:
     before = _open_files()
 
-    class Failing(_Counting):
-        async def arecognize(
-            self, kind: str, image: bytes | None = None, *, img_url: str | None = None
-        ) -> dict[str, Any]:
-            if len(self.calls) >= 20:
-                raise of.ConfigurationError("stop here")
-            return await super().arecognize(kind, image, img_url=img_url)
+    def fail_after_20(kind: str, image: bytes | None) -> dict[str, Any]:
+        if failing.calls > 20:
+            raise of.ConfigurationError("stop here")
+        return {"errcode": 0, "errmsg": "ok", "number": str(failing.calls)}
+
+    failing = ScriptedEngine(fail_after_20, identity="counting")
 
     images = [make_png(2000 + i) for i in range(30)] * 3
     try:
-        of.recognize(images, "bankcard", engine=Failing(), cache_dir=False, progress=False,
+        of.recognize(images, "bankcard", engine=failing, cache_dir=False, progress=False,
                      chunk_size=8, concurrency=1)  # fmt: skip
     except of.ConfigurationError:
         pass

@@ -18,7 +18,7 @@ import ocr_frames as of
 import ocr_frames.dask
 from ocr_frames._run.accessor import OCRAccessor
 from ocr_frames._run.options import RunKeywords, RunOptions
-from ocr_frames.cli.parser import RUN_EXTRAS, build_parser, run_options
+from ocr_frames.cli._parser import RUN_EXTRAS, build_parser, run_options
 from ocr_frames.kinds import KINDS
 
 FIELDS = frozenset(f.name for f in dataclasses.fields(RunOptions))

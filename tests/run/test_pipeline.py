@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -19,16 +18,13 @@ import pytest
 import ocr_frames as of
 from ocr_frames._run.output import output_schema
 from ocr_frames.testing import WeChatEmulator
-from tests.helpers import make_png
+from tests.helpers import ImageFiles, QuietHandler, corners, make_png, serving
 
 FAST_RETRY = of.RetryPolicy(max_attempts=6, base_delay=0.01, max_delay=0.05, rate_limited_delay=0.1)
 
 
 def test_recognize_returns_one_typed_row_per_input(
-    emulator: WeChatEmulator,
-    engine: of.WeChatEngine,
-    image_files: Callable[..., list[str]],
-    tmp_path: Path,
+    emulator: WeChatEmulator, engine: of.WeChatEngine, image_files: ImageFiles, tmp_path: Path
 ) -> None:
     paths = image_files(3)
     sha = hashlib.sha256(Path(paths[0]).read_bytes()).hexdigest()
@@ -42,14 +38,7 @@ def test_recognize_returns_one_typed_row_per_input(
             "vhicle_type": "小型普通客车",
             "register_date": "2018-07-06",
             "issue_date": "2018年7月1日",
-            "card_position_front": {
-                "pos": {
-                    "left_top": {"x": 1, "y": 2},
-                    "right_top": {"x": 3, "y": 4},
-                    "right_bottom": {"x": 5, "y": 6},
-                    "left_bottom": {"x": 7, "y": 8},
-                }
-            },
+            "card_position_front": {"pos": corners((1, 2), (3, 4), (5, 6), (7, 8))},
             "img_size": {"w": 640, "h": 480},
         },
     )
@@ -70,10 +59,7 @@ def test_recognize_returns_one_typed_row_per_input(
 
 
 def test_rerun_is_served_from_cache_and_bills_nothing(
-    emulator: WeChatEmulator,
-    engine: of.WeChatEngine,
-    image_files: Callable[..., list[str]],
-    tmp_path: Path,
+    emulator: WeChatEmulator, engine: of.WeChatEngine, image_files: ImageFiles, tmp_path: Path
 ) -> None:
     paths = image_files(20)
     first = of.recognize(paths, "idcard", engine=engine, cache_dir=tmp_path / "c", progress=False)
@@ -154,9 +140,7 @@ def test_all_error_batch_has_the_kind_schema(
     assert pq.read_schema(tmp_path / "e.parquet").equals(of.schema(kind), check_metadata=False)
 
 
-def test_inputs_numpy_pyarrow_and_empty(
-    engine: of.WeChatEngine, image_files: Callable[..., list[str]]
-) -> None:
+def test_inputs_numpy_pyarrow_and_empty(engine: of.WeChatEngine, image_files: ImageFiles) -> None:
     paths = image_files(2)
     a = of.recognize(np.array(paths), "comm", engine=engine, cache_dir=False, progress=False)
     b = of.recognize(pa.array(paths), "comm", engine=engine, cache_dir=False, progress=False)
@@ -169,12 +153,7 @@ def test_explode_comm_items(
     emulator: WeChatEmulator, engine: of.WeChatEngine, tmp_path: Path
 ) -> None:
     data = make_png(11)
-    quad = {
-        "left_top": {"x": 1, "y": 2},
-        "right_top": {"x": 3, "y": 2},
-        "right_bottom": {"x": 3, "y": 4},
-        "left_bottom": {"x": 1, "y": 4},
-    }
+    quad = corners((1, 2), (3, 2), (3, 4), (1, 4))
     emulator.register(
         data,
         "comm",
@@ -208,10 +187,7 @@ def test_menu_items_typed(emulator: WeChatEmulator, engine: of.WeChatEngine) -> 
 
 
 def test_daily_quota_stops_keeps_results_and_rerun_finishes_the_rest(
-    emulator: WeChatEmulator,
-    engine: of.WeChatEngine,
-    image_files: Callable[..., list[str]],
-    tmp_path: Path,
+    emulator: WeChatEmulator, engine: of.WeChatEngine, image_files: ImageFiles, tmp_path: Path
 ) -> None:
     paths = image_files(12)
     emulator.daily_quota = 5
@@ -233,7 +209,7 @@ def test_daily_quota_stops_keeps_results_and_rerun_finishes_the_rest(
 
 
 def test_quota_with_on_error_raise(
-    emulator: WeChatEmulator, engine: of.WeChatEngine, image_files: Callable[..., list[str]]
+    emulator: WeChatEmulator, engine: of.WeChatEngine, image_files: ImageFiles
 ) -> None:
     emulator.daily_quota = 1
     with pytest.raises(of.QuotaExceeded):
@@ -249,7 +225,7 @@ def test_quota_with_on_error_raise(
 
 
 def test_on_error_raise_names_the_first_bad_row(
-    engine: of.WeChatEngine, image_files: Callable[..., list[str]]
+    engine: of.WeChatEngine, image_files: ImageFiles
 ) -> None:
     paths = [*image_files(1), "/no/such/file.png"]
     with pytest.raises(of.ImageError, match="1 of 2 rows failed") as info:
@@ -260,10 +236,7 @@ def test_on_error_raise_names_the_first_bad_row(
 
 
 def test_retries_on_injected_faults_answer_every_row(
-    emulator: WeChatEmulator,
-    engine: of.WeChatEngine,
-    image_files: Callable[..., list[str]],
-    tmp_path: Path,
+    emulator: WeChatEmulator, engine: of.WeChatEngine, image_files: ImageFiles, tmp_path: Path
 ) -> None:
     paths = image_files(60)
     emulator.set_faults(system_error=0.2, http_500=0.05, drop=0.05)
@@ -279,7 +252,7 @@ def test_retries_on_injected_faults_answer_every_row(
 
 
 def test_minute_quota_slows_down_and_completes(
-    emulator: WeChatEmulator, engine: of.WeChatEngine, image_files: Callable[..., list[str]]
+    emulator: WeChatEmulator, engine: of.WeChatEngine, image_files: ImageFiles
 ) -> None:
     emulator.fail_next(3, errcode=45011)
     df = of.recognize(
@@ -290,7 +263,7 @@ def test_minute_quota_slows_down_and_completes(
 
 
 def test_works_inside_a_running_event_loop(
-    engine: of.WeChatEngine, image_files: Callable[..., list[str]]
+    engine: of.WeChatEngine, image_files: ImageFiles
 ) -> None:
     paths = image_files(4)
 
@@ -307,10 +280,7 @@ def test_works_inside_a_running_event_loop(
 
 
 def test_recognize_to_parquet_streams_with_schema_and_metadata(
-    emulator: WeChatEmulator,
-    engine: of.WeChatEngine,
-    image_files: Callable[..., list[str]],
-    tmp_path: Path,
+    emulator: WeChatEmulator, engine: of.WeChatEngine, image_files: ImageFiles, tmp_path: Path
 ) -> None:
     paths = [*image_files(50), None]
     out = tmp_path / "out" / "ids.parquet"
@@ -330,7 +300,7 @@ def test_recognize_to_parquet_streams_with_schema_and_metadata(
 
 
 def test_write_parquet_round_trip(
-    engine: of.WeChatEngine, image_files: Callable[..., list[str]], tmp_path: Path
+    engine: of.WeChatEngine, image_files: ImageFiles, tmp_path: Path
 ) -> None:
     df = of.recognize(
         image_files(3), "drivinglicense", engine=engine, cache_dir=False, progress=False
@@ -344,7 +314,7 @@ def test_write_parquet_round_trip(
 
 @pytest.mark.parametrize("kind", of.KINDS)
 def test_read_parquet_gives_back_the_frame_recognize_returned(
-    kind: str, engine: of.WeChatEngine, image_files: Callable[..., list[str]], tmp_path: Path
+    kind: str, engine: of.WeChatEngine, image_files: ImageFiles, tmp_path: Path
 ) -> None:
     paths = [*image_files(3), str(tmp_path / "missing.png")]  # an error row: nulls too
     df = of.recognize(paths, kind, engine=engine, cache_dir=False, progress=False)
@@ -360,7 +330,7 @@ class _FileServer(ThreadingHTTPServer):
     files: dict[str, bytes]
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     server: _FileServer
 
     def do_GET(self) -> None:
@@ -368,25 +338,15 @@ class _Handler(BaseHTTPRequestHandler):
         if body is None:
             self.send_error(404)
             return
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+        self.send_body(body)
 
 
 @pytest.fixture
 def file_server() -> Iterator[_FileServer]:
     server = _FileServer(("127.0.0.1", 0), _Handler)
     server.files = {}
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving(server):
+        yield server
 
 
 def test_urls_are_downloaded_hashed_and_deduplicated(
@@ -426,7 +386,7 @@ def test_img_url_passthrough(
 
 
 def test_configuration_error_stops_the_run(
-    emulator: WeChatEmulator, image_files: Callable[..., list[str]]
+    emulator: WeChatEmulator, image_files: ImageFiles
 ) -> None:
     bad = of.WeChatEngine(appid=emulator.appid, secret="wrong", base_url=emulator.base_url)
     with pytest.raises(of.ConfigurationError) as info:
@@ -453,7 +413,7 @@ def test_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_recognize_arrow_has_the_kind_schema_and_summary(
-    engine: of.WeChatEngine, image_files: Callable[..., list[str]]
+    engine: of.WeChatEngine, image_files: ImageFiles
 ) -> None:
     table = of.recognize_arrow(
         pa.array([*image_files(3), None]),
@@ -525,7 +485,7 @@ def test_summary_says_billed_only_for_the_wechat_platform() -> None:
 
 
 def test_on_error_raise_in_the_stream_writes_the_file_then_raises(
-    engine: of.WeChatEngine, image_files: Callable[..., list[str]], tmp_path: Path
+    engine: of.WeChatEngine, image_files: ImageFiles, tmp_path: Path
 ) -> None:
     paths = [*image_files(2), "/no/such/file.png"]
     out = tmp_path / "o.parquet"

@@ -22,7 +22,7 @@ import ocr_frames as of
 from ocr_frames._sources import shrink as _shrink
 from ocr_frames._sources.limits import MAX_IMAGE_BYTES
 from ocr_frames._sources.read import load_local
-from ocr_frames.cli.inputs import read_images
+from ocr_frames.cli._inputs import read_images
 from ocr_frames.testing import WeChatEmulator
 from tests.helpers import cli_env, make_png, phone_photo
 

@@ -7,7 +7,6 @@ import base64
 import functools
 import io
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,20 +22,12 @@ from fsspec.implementations.memory import MemoryFileSystem
 from fsspec.registry import _registry
 
 import ocr_frames as of
-from ocr_frames._errors import (
-    E_BAD_INPUT,
-    E_DOWNLOAD,
-    E_EMPTY,
-    E_MISSING,
-    E_NOT_A_FILE,
-    E_NOT_IMAGE,
-    E_TOO_LARGE,
-)
+from ocr_frames import _errors as E
 from ocr_frames._sources.batch import load_sources
 from ocr_frames._sources.classify import classify
 from ocr_frames._sources.read import load_local
 from ocr_frames.testing import WeChatEmulator
-from tests.helpers import make_png
+from tests.helpers import make_png, phone_photo, serving
 
 PNG = make_png(7)
 B64 = base64.b64encode(PNG).decode()
@@ -72,8 +63,8 @@ def test_file_urls(tmp_path: Path) -> None:
     url = "file://" + quote(str(path))
     assert load_local(url).sha256 == load_local(str(path)).sha256 is not None
     assert load_local("file://localhost" + quote(str(path))).ok
-    assert load_local(url + ".missing").errcode == E_MISSING
-    assert load_local("file://elsewhere/a.png").errcode == E_BAD_INPUT
+    assert load_local(url + ".missing").errcode == E.E_MISSING
+    assert load_local("file://elsewhere/a.png").errcode == E.E_BAD_INPUT
 
 
 def test_data_uris_and_base64() -> None:
@@ -83,13 +74,13 @@ def test_data_uris_and_base64() -> None:
     assert load_local(base64.encodebytes(PNG).decode()).sha256 == expected
     assert load_local(base64.urlsafe_b64encode(PNG).decode().rstrip("=")).sha256 == expected
     assert load_local("data:image/png," + quote(PNG)).sha256 == expected  # percent-encoded
-    assert load_local("data:image/png;base64,").errcode == E_EMPTY
-    assert load_local("data:image/png;base64,***").errcode == E_NOT_IMAGE
-    assert load_local("data:no-comma").errcode == E_BAD_INPUT
+    assert load_local("data:image/png;base64,").errcode == E.E_EMPTY
+    assert load_local("data:image/png;base64,***").errcode == E.E_NOT_IMAGE
+    assert load_local("data:no-comma").errcode == E.E_BAD_INPUT
     text = load_local("data:text/plain;base64," + base64.b64encode(b"hello").decode())
-    assert text.errcode == E_NOT_IMAGE and "text" in text.errmsg
+    assert text.errcode == E.E_NOT_IMAGE and "text" in text.errmsg
     big = "data:image/png;base64," + "A" * (3 * 1024 * 1024)
-    assert load_local(big).errcode == E_TOO_LARGE  # refused before decoding
+    assert load_local(big).errcode == E.E_TOO_LARGE  # refused before decoding
     assert B64[:20] not in load_local("data:image/png;base64,***").errmsg
 
 
@@ -123,7 +114,8 @@ def test_memory_paths_against_the_emulator(
     ]
     run = {"engine": engine, "cache_dir": tmp_path / "c", "progress": False}
     df = of.recognize(values, "platenum", shrink=False, **run)
-    assert df["errcode"].tolist() == [0, E_MISSING, E_NOT_A_FILE, E_EMPTY, E_TOO_LARGE, 0, 0]
+    codes = [0, E.E_MISSING, E.E_NOT_A_FILE, E.E_EMPTY, E.E_TOO_LARGE, 0, 0]
+    assert df["errcode"].tolist() == codes
     assert emulator.total_billed == 3
     assert of.recognize(values, "platenum", **run)["errcode"].tolist()[4] == 0  # shrink
     again = of.recognize(values, "platenum", **run)
@@ -171,7 +163,7 @@ def test_storage_options_are_passed_and_reads_are_timed_out(
             ["ocrtest://bucket/slow.png"], storage_options={"delay": 1.5}, download_timeout=0.2
         )
     )
-    assert slow.errcode == E_DOWNLOAD and "timed out" in slow.errmsg
+    assert slow.errcode == E.E_DOWNLOAD and "timed out" in slow.errmsg
     assert "s3cr3t" not in slow.errmsg
 
 
@@ -181,32 +173,24 @@ def test_missing_fsspec_or_backend_is_a_clear_row_error(monkeypatch: pytest.Monk
             import s3fs  # noqa: F401
         except ImportError:
             src = load_local("s3://bucket/a.png")
-            assert src.errcode == E_BAD_INPUT and "s3fs" in src.errmsg
+            assert src.errcode == E.E_BAD_INPUT and "s3fs" in src.errmsg
     monkeypatch.setitem(sys.modules, "fsspec", None)
     src = load_local("memory://bucket/a.png")
-    assert src.errcode == E_BAD_INPUT and "ocr-frames[fsspec]" in src.errmsg
+    assert src.errcode == E.E_BAD_INPUT and "ocr-frames[fsspec]" in src.errmsg
 
 
 def test_oversize_download_from_a_local_http_server_is_shrunk(tmp_path: Path) -> None:
-    from tests.helpers import phone_photo
-
     (tmp_path / "photo.jpg").write_bytes(phone_photo(seed=9))
     handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
     handler.log_message = lambda *args: None  # type: ignore[attr-defined]
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), handler)) as server:
         url = f"http://127.0.0.1:{server.server_address[1]}/photo.jpg"
         shrunk, refused = (
             asyncio.run(load_sources([url], shrink=shrink))[0] for shrink in (True, False)
         )
-    finally:
-        server.shutdown()
-        server.server_close()
     assert shrunk.ok and shrunk.data is not None and len(shrunk.data) < 2 * 1024 * 1024
     assert (
         shrunk.original_sha256
         == load_local(str(tmp_path / "photo.jpg"), shrink=True).original_sha256
     )
-    assert refused.errcode == E_TOO_LARGE
+    assert refused.errcode == E.E_TOO_LARGE

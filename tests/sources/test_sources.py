@@ -31,18 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ocr_frames._errors import (
-    E_BAD_INPUT,
-    E_DOWNLOAD,
-    E_EMPTY,
-    E_MISSING,
-    E_NOT_A_FILE,
-    E_NOT_IMAGE,
-    E_NULL,
-    E_TOO_LARGE,
-    E_UNREADABLE,
-    LOCAL_CODES,
-)
+from ocr_frames import _errors as E
 from ocr_frames._sources.batch import load_sources
 from ocr_frames._sources.classify import classify
 from ocr_frames._sources.download import download
@@ -50,7 +39,7 @@ from ocr_frames._sources.limits import MAX_IMAGE_BYTES
 from ocr_frames._sources.read import load_local
 from ocr_frames._sources.sniff import sniff_image
 from ocr_frames._sources.source import Source
-from tests.helpers import make_png
+from tests.helpers import make_png, serving
 
 # --- tiny valid images, built without Pillow -------------------------------------------
 
@@ -202,36 +191,36 @@ def _symlink_loop(folder: Path) -> Path:
 BadCase = Callable[[Path], object]
 
 BAD_INPUTS: list[tuple[str, BadCase, int, str]] = [
-    ("missing", lambda d: d / "nope.jpg", E_MISSING, "file not found"),
-    ("parent is a file", lambda d: _write(d / "f", JPEG) / "x.jpg", E_MISSING, "not a directory"),
-    ("empty string", lambda d: "", E_MISSING, "file not found: (empty path)"),
-    ("other scheme", lambda d: "nosuchfs://bucket/a.jpg", E_BAD_INPUT, "not an fsspec"),
-    ("long path", lambda d: d / ("d" * 200) / ("f" * 200 + ".jpg"), E_MISSING, "…" + "f" * 100),
-    ("directory", lambda d: d, E_NOT_A_FILE, "directory"),
-    ("empty file", lambda d: _write(d / "e.jpg", b""), E_EMPTY, "empty file"),
-    ("truncated jpeg", lambda d: _write(d / "t.jpg", JPEG[:-20]), E_NOT_IMAGE, "truncated JPEG"),
-    ("text as jpg", lambda d: _write(d / "n.jpg", b"name,age\nli,3\n"), E_NOT_IMAGE, "text file"),
-    ("pdf", lambda d: _write(d / "d.pdf", b"%PDF-1.4\n" + bytes(99)), E_NOT_IMAGE, "PDF"),
-    ("png bomb", lambda d: _write(d / "b.png", png_header(50_000, 50_000)), E_NOT_IMAGE, "bomb"),
+    ("missing", lambda d: d / "nope.jpg", E.E_MISSING, "file not found"),
+    ("parent is a file", lambda d: _write(d / "f", JPEG) / "x.jpg", E.E_MISSING, "not a directory"),
+    ("empty string", lambda d: "", E.E_MISSING, "file not found: (empty path)"),
+    ("other scheme", lambda d: "nosuchfs://bucket/a.jpg", E.E_BAD_INPUT, "not an fsspec"),
+    ("long path", lambda d: d / ("d" * 200) / ("f" * 200 + ".jpg"), E.E_MISSING, "…" + "f" * 100),
+    ("directory", lambda d: d, E.E_NOT_A_FILE, "directory"),
+    ("empty file", lambda d: _write(d / "e.jpg", b""), E.E_EMPTY, "empty file"),
+    ("truncated jpeg", lambda d: _write(d / "t.jpg", JPEG[:-20]), E.E_NOT_IMAGE, "truncated JPEG"),
+    ("text as jpg", lambda d: _write(d / "n.jpg", b"name,age\nli,3\n"), E.E_NOT_IMAGE, "text file"),
+    ("pdf", lambda d: _write(d / "d.pdf", b"%PDF-1.4\n" + bytes(99)), E.E_NOT_IMAGE, "PDF"),
+    ("png bomb", lambda d: _write(d / "b.png", png_header(50_000, 50_000)), E.E_NOT_IMAGE, "bomb"),
     (
         "exactly 2 MB",
         lambda d: _write(d / "x.jpg", jpeg_of(MAX_IMAGE_BYTES)),
-        E_TOO_LARGE,
+        E.E_TOO_LARGE,
         "2.00 MB",
     ),
-    ("NUL in path", lambda d: str(d / "a\x00b.jpg"), E_UNREADABLE, "NUL"),
-    ("name too long", lambda d: d / ("x" * 300 + ".jpg"), E_UNREADABLE, "name too long"),
-    ("symlink loop", lambda d: _symlink_loop(d), E_UNREADABLE, "symbolic links"),
-    ("null", lambda d: None, E_NULL, "null"),
-    ("nan", lambda d: float("nan"), E_NULL, "null"),
-    ("pd.NA", lambda d: pd.NA, E_NULL, "null"),
-    ("pd.NaT", lambda d: pd.NaT, E_NULL, "null"),
-    ("int", lambda d: 42, E_BAD_INPUT, "'int'"),
-    ("dict", lambda d: {"path": "a.jpg"}, E_BAD_INPUT, "'dict'"),
-    ("empty bytes", lambda d: b"", E_EMPTY, "empty image data"),
-    ("text bytes", lambda d: b"not an image", E_NOT_IMAGE, "text file"),
-    ("too many bytes", lambda d: JPEG + bytes(MAX_IMAGE_BYTES), E_TOO_LARGE, "MB"),
-    ("url", lambda d: "https://example.invalid/a.jpg", E_BAD_INPUT, "load_sources"),
+    ("NUL in path", lambda d: str(d / "a\x00b.jpg"), E.E_UNREADABLE, "NUL"),
+    ("name too long", lambda d: d / ("x" * 300 + ".jpg"), E.E_UNREADABLE, "name too long"),
+    ("symlink loop", lambda d: _symlink_loop(d), E.E_UNREADABLE, "symbolic links"),
+    ("null", lambda d: None, E.E_NULL, "null"),
+    ("nan", lambda d: float("nan"), E.E_NULL, "null"),
+    ("pd.NA", lambda d: pd.NA, E.E_NULL, "null"),
+    ("pd.NaT", lambda d: pd.NaT, E.E_NULL, "null"),
+    ("int", lambda d: 42, E.E_BAD_INPUT, "'int'"),
+    ("dict", lambda d: {"path": "a.jpg"}, E.E_BAD_INPUT, "'dict'"),
+    ("empty bytes", lambda d: b"", E.E_EMPTY, "empty image data"),
+    ("text bytes", lambda d: b"not an image", E.E_NOT_IMAGE, "text file"),
+    ("too many bytes", lambda d: JPEG + bytes(MAX_IMAGE_BYTES), E.E_TOO_LARGE, "MB"),
+    ("url", lambda d: "https://example.invalid/a.jpg", E.E_BAD_INPUT, "load_sources"),
 ]
 
 
@@ -243,7 +232,7 @@ BAD_INPUTS: list[tuple[str, BadCase, int, str]] = [
 def test_bad_input_matrix(tmp_path: Path, make: BadCase, errcode: int, fragment: str) -> None:
     source = load_local(make(tmp_path))
     assert source.errcode == errcode, source
-    assert errcode in LOCAL_CODES
+    assert errcode in E.LOCAL_CODES
     assert not source.ok
     assert source.data is None
     assert fragment in source.errmsg
@@ -253,7 +242,7 @@ def test_bad_input_matrix(tmp_path: Path, make: BadCase, errcode: int, fragment:
 def test_rejected_but_read_data_keeps_its_sha256(tmp_path: Path) -> None:
     data = b"just text"
     source = load_local(_write(tmp_path / "a.jpg", data))
-    assert source.errcode == E_NOT_IMAGE
+    assert source.errcode == E.E_NOT_IMAGE
     assert source.sha256 == sha(data)
 
 
@@ -271,7 +260,7 @@ def test_huge_sparse_file_is_rejected_without_reading(
     started = time.perf_counter()
     source = load_local(path)
     assert time.perf_counter() - started < 1.0
-    assert source.errcode == E_TOO_LARGE
+    assert source.errcode == E.E_TOO_LARGE
     assert "3072.00 MB" in source.errmsg
     assert "2.00 MB" in source.errmsg
     assert source.sha256 is None
@@ -288,9 +277,9 @@ def test_size_limit_boundary(tmp_path: Path) -> None:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(os, "read", no_read)
         at = load_local(at_limit)
-    assert at.errcode == E_TOO_LARGE
+    assert at.errcode == E.E_TOO_LARGE
     small = load_local(_write(tmp_path / "small.jpg", JPEG), max_bytes=len(JPEG))
-    assert small.errcode == E_TOO_LARGE
+    assert small.errcode == E.E_TOO_LARGE
 
 
 def _fstat_reporting(size: int) -> Callable[[int], os.stat_result]:
@@ -310,7 +299,7 @@ def test_file_changing_size_after_fstat(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setattr(os, "fstat", _fstat_reporting(1_000))
     assert load_local(grown).sha256 == sha(jpeg_of(50_000))  # read to the end, not 1,000
     too_big = load_local(grown, max_bytes=20_000)
-    assert too_big.errcode == E_TOO_LARGE and too_big.sha256 is None
+    assert too_big.errcode == E.E_TOO_LARGE and too_big.sha256 is None
     monkeypatch.setattr(os, "fstat", _fstat_reporting(9_000))
     assert load_local(shrunk).sha256 == sha(jpeg_of(3_000))
 
@@ -320,7 +309,7 @@ def test_named_pipe_is_not_a_file_and_does_not_block(tmp_path: Path) -> None:
     fifo = tmp_path / "pipe.jpg"
     os.mkfifo(fifo)
     source = load_local(fifo)  # opening a FIFO without a writer must not hang
-    assert source.errcode == E_NOT_A_FILE
+    assert source.errcode == E.E_NOT_A_FILE
     assert "named pipe" in source.errmsg
 
 
@@ -350,7 +339,7 @@ def test_unreadable_file(tmp_path: Path) -> None:
             code = int(code_text)
     finally:
         path.chmod(0o600)
-    assert code == E_UNREADABLE
+    assert code == E.E_UNREADABLE
     assert "permission denied" in message
 
 
@@ -365,7 +354,7 @@ def test_non_utf8_paths(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert load_local(Path(os.fsdecode(good))).sha256 == sha(JPEG)
 
     missing = load_local(os.fsdecode(os.path.join(folder, b"\xfe\nmissing.jpg")))
-    assert missing.errcode == E_MISSING
+    assert missing.errcode == E.E_MISSING
     assert "\\xfe\\nmissing.jpg" in missing.errmsg
     assert_printable(missing.errmsg)
     print(missing.errmsg)  # must not raise UnicodeEncodeError
@@ -375,7 +364,7 @@ def test_non_utf8_paths(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     renamed = os.path.join(folder, b"\xfd.jpg")
     os.rename(bad, renamed)
     rejected = load_local(os.fsdecode(renamed))
-    assert rejected.errcode == E_NOT_IMAGE and "\\xfd.jpg" in rejected.errmsg
+    assert rejected.errcode == E.E_NOT_IMAGE and "\\xfd.jpg" in rejected.errmsg
 
     table = pa.table({"errmsg": [missing.errmsg, rejected.errmsg]})
     pq.write_table(table, tmp_path / "errors.parquet")
@@ -388,7 +377,7 @@ def test_non_utf8_paths(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
 def test_error_messages_never_contain_file_contents(tmp_path: Path) -> None:
     secret = b"SECRET-CONTENT-1234 " * 10
     source = load_local(_write(tmp_path / "x.jpg", secret))
-    assert source.errcode == E_NOT_IMAGE
+    assert source.errcode == E.E_NOT_IMAGE
     assert "SECRET" not in source.errmsg
 
 
@@ -521,16 +510,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[_Server]:
-    srv = _Server()
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield srv
-    finally:
-        srv.stop.set()
-        srv.shutdown()
-        srv.server_close()
-        thread.join(10)
+    with serving(_Server()) as srv:
+        try:
+            yield srv
+        finally:
+            srv.stop.set()  # before the shutdown: it waits for the hanging handlers
 
 
 def url(server: _Server, path: str) -> str:
@@ -592,33 +576,33 @@ def test_download_follows_redirects(server: _Server) -> None:
     assert fetch(url(server, "/redirect-image")).sha256 == sha(JPEG)
     assert fetch(url(server, "/chain/5")).ok
     too_many = fetch(url(server, "/chain/6"))
-    assert too_many.errcode == E_DOWNLOAD and "too many redirects" in too_many.errmsg
+    assert too_many.errcode == E.E_DOWNLOAD and "too many redirects" in too_many.errmsg
     assert fetch(url(server, "/chain/2"), max_redirects=2).ok
-    assert fetch(url(server, "/chain/2"), max_redirects=1).errcode == E_DOWNLOAD
+    assert fetch(url(server, "/chain/2"), max_redirects=1).errcode == E.E_DOWNLOAD
 
 
 def test_download_redirect_loop(server: _Server) -> None:
     source = fetch(url(server, "/loop-a"))
-    assert source.errcode == E_DOWNLOAD
+    assert source.errcode == E.E_DOWNLOAD
     assert "redirect loop" in source.errmsg
 
 
 @pytest.mark.parametrize("path", ["/to-ftp", "/to-file"])
 def test_download_refuses_other_schemes(server: _Server, path: str) -> None:
     source = fetch(url(server, path))
-    assert source.errcode == E_DOWNLOAD
+    assert source.errcode == E.E_DOWNLOAD
     assert "unsupported URL scheme" in source.errmsg
 
 
 def test_download_refuses_non_http_url() -> None:
     source = fetch("ftp://127.0.0.1/a.jpg")
-    assert source.errcode == E_DOWNLOAD and "'ftp'" in source.errmsg
+    assert source.errcode == E.E_DOWNLOAD and "'ftp'" in source.errmsg
 
 
 def test_download_http_errors_hide_query_and_user_info(server: _Server) -> None:
     host, port = server.server_address[:2]
     source = fetch(f"http://user:PASSWORD@{host!s}:{port}/missing.jpg?token=SECRET#frag")
-    assert source.errcode == E_DOWNLOAD
+    assert source.errcode == E.E_DOWNLOAD
     assert source.errmsg == f"HTTP 404: http://{host!s}:{port}/missing.jpg"
     assert "SECRET" not in source.errmsg and "PASSWORD" not in source.errmsg
     assert fetch(url(server, "/server-error")).errmsg.startswith("HTTP 503")
@@ -632,7 +616,7 @@ def test_download_huge_body_is_cut_off_while_streaming(server: _Server) -> None:
             return await download(url(server, "/redirect-huge"), client=client)
 
     source = asyncio.run(run())
-    assert source.errcode == E_TOO_LARGE
+    assert source.errcode == E.E_TOO_LARGE
     assert "stopped reading" in source.errmsg
     assert transport.received <= MAX_IMAGE_BYTES + CHUNK
     assert server.huge_done.wait(10)
@@ -641,7 +625,7 @@ def test_download_huge_body_is_cut_off_while_streaming(server: _Server) -> None:
 
 def test_download_declared_too_large(server: _Server) -> None:
     source = fetch(url(server, "/declared-huge"))
-    assert source.errcode == E_TOO_LARGE
+    assert source.errcode == E.E_TOO_LARGE
     assert "Content-Length" in source.errmsg and "3.00 MB" in source.errmsg
 
 
@@ -649,7 +633,7 @@ def test_download_timeout(server: _Server) -> None:
     started = time.perf_counter()
     source = fetch(url(server, "/hang"), timeout=0.3)
     assert time.perf_counter() - started < 5
-    assert source.errcode == E_DOWNLOAD
+    assert source.errcode == E.E_DOWNLOAD
     assert source.errmsg.startswith("download timed out after 0.3 s")
 
 
@@ -658,17 +642,17 @@ def test_download_connection_refused() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     source = fetch(f"http://127.0.0.1:{port}/a.jpg?key=SECRET")
-    assert source.errcode == E_DOWNLOAD
+    assert source.errcode == E.E_DOWNLOAD
     assert "download failed" in source.errmsg and "SECRET" not in source.errmsg
     assert_printable(source.errmsg)
 
 
 def test_download_content_checks(server: _Server) -> None:
     html = fetch(url(server, "/page.html"))
-    assert html.errcode == E_NOT_IMAGE and "HTML" in html.errmsg
+    assert html.errcode == E.E_NOT_IMAGE and "HTML" in html.errmsg
     assert html.sha256 is not None
-    assert fetch(url(server, "/empty")).errcode == E_EMPTY
-    assert fetch(url(server, "/image.jpg"), max_bytes=len(JPEG)).errcode == E_TOO_LARGE
+    assert fetch(url(server, "/empty")).errcode == E.E_EMPTY
+    assert fetch(url(server, "/image.jpg"), max_bytes=len(JPEG)).errcode == E.E_TOO_LARGE
 
 
 def test_download_gzip(server: _Server) -> None:
@@ -679,14 +663,14 @@ def test_download_gzip(server: _Server) -> None:
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert bomb.errcode == E_TOO_LARGE
+    assert bomb.errcode == E.E_TOO_LARGE
     assert peak < 4 * MAX_IMAGE_BYTES  # inflated with a bound, not a 64 KB chunk at a time
     cut = fetch(url(server, "/gzip-cut"))
-    assert cut.errcode == E_DOWNLOAD and "incomplete gzip" in cut.errmsg
+    assert cut.errcode == E.E_DOWNLOAD and "incomplete gzip" in cut.errmsg
     garbage = fetch(url(server, "/gzip-garbage"))
-    assert garbage.errcode == E_DOWNLOAD and "corrupt gzip" in garbage.errmsg
+    assert garbage.errcode == E.E_DOWNLOAD and "corrupt gzip" in garbage.errmsg
     brotli = fetch(url(server, "/brotli"))
-    assert brotli.errcode == E_DOWNLOAD and "Content-Encoding" in brotli.errmsg
+    assert brotli.errcode == E.E_DOWNLOAD and "Content-Encoding" in brotli.errmsg
 
 
 # --- load_sources ----------------------------------------------------------------------
@@ -716,7 +700,7 @@ def test_load_sources_mixed_order(server: _Server, tmp_path: Path) -> None:
     before = len(server.requests)
     got = asyncio.run(run())
     assert [s.errcode for s in got] == [
-        0, E_NULL, 0, 0, E_MISSING, E_DOWNLOAD, E_BAD_INPUT, 0, 0, 0, E_NULL,
+        0, E.E_NULL, 0, 0, E.E_MISSING, E.E_DOWNLOAD, E.E_BAD_INPUT, 0, 0, 0, E.E_NULL,
     ]  # fmt: skip
     assert [s.sha256 for s in got if s.ok] == [sha(png), sha(JPEG), sha(JPEG)] + [sha(png)] * 2 + [
         sha(JPEG)
@@ -793,7 +777,7 @@ def test_load_sources_own_client(server: _Server, monkeypatch: pytest.MonkeyPatc
         load_sources([url(server, "/image.png"), url(server, "/hang")], download_timeout=0.3)
     )
     assert got[0].sha256 == sha(make_png(seed=1))
-    assert got[1].errcode == E_DOWNLOAD and "timed out" in got[1].errmsg
+    assert got[1].errcode == E.E_DOWNLOAD and "timed out" in got[1].errmsg
 
 
 def test_load_sources_concurrency_is_bounded(server: _Server) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -12,6 +11,7 @@ import pytest
 import ocr_frames as of
 from ocr_frames._tables.flatten import to_arrow
 from ocr_frames.testing import WeChatEmulator
+from tests.helpers import ImageFiles
 
 
 @pytest.mark.parametrize("kind", of.KINDS)
@@ -23,7 +23,7 @@ def test_every_kind_has_an_extra_text_column(kind: str) -> None:
 def test_unknown_keys_of_an_ok_answer_are_kept_as_json(
     emulator: WeChatEmulator,
     engine: of.WeChatEngine,
-    image_files: Callable[[int], list[str]],
+    image_files: ImageFiles,
     tmp_path: Path,
 ) -> None:
     paths = image_files(3)

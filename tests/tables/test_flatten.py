@@ -20,6 +20,7 @@ from ocr_frames import ConfigurationError
 from ocr_frames._tables.flatten import to_arrow
 from ocr_frames._tables.frames import explode, to_pandas
 from ocr_frames.kinds import COMM_ITEM, CORNERS, KINDS, schema, spec
+from tests.helpers import IDCARD_FRONT, corners
 
 
 def _quad(x: int, y: int) -> dict[str, Any]:
@@ -49,59 +50,21 @@ DOC_DRIVING: dict[str, Any] = {
     "total_quality": "2700kg",
     "prepare_quality": "1995kg",
     "overall_size": "4582x1795x1458mm",
-    "card_position_front": {
-        "pos": {
-            "left_top": {"x": 119, "y": 2925},
-            "right_top": {"x": 1435, "y": 2887},
-            "right_bottom": {"x": 1435, "y": 3793},
-            "left_bottom": {"x": 119, "y": 3831},
-        }
-    },
-    "card_position_back": {
-        "pos": {
-            "left_top": {"x": 1523, "y": 2849},
-            "right_top": {"x": 2898, "y": 2887},
-            "right_bottom": {"x": 2927, "y": 3831},
-            "left_bottom": {"x": 1523, "y": 3831},
-        }
-    },
+    "card_position_front": {"pos": corners((119, 2925), (1435, 2887), (1435, 3793), (119, 3831))},
+    "card_position_back": {"pos": corners((1523, 2849), (2898, 2887), (2927, 3831), (1523, 3831))},
     "img_size": {"w": 3120, "h": 4208},
 }
 DOC_COMM: dict[str, Any] = {
     **_status(6),
     "items": [
-        {
-            "text": "腾讯",
-            "pos": {
-                "left_top": {"x": 575, "y": 519},
-                "right_top": {"x": 744, "y": 519},
-                "right_bottom": {"x": 744, "y": 532},
-                "left_bottom": {"x": 573, "y": 532},
-            },
-        },
-        {
-            "text": "微信团队",
-            "pos": {
-                "left_top": {"x": 670, "y": 516},
-                "right_top": {"x": 762, "y": 517},
-                "right_bottom": {"x": 762, "y": 532},
-                "left_bottom": {"x": 670, "y": 531},
-            },
-        },
+        {"text": "腾讯", "pos": corners((575, 519), (744, 519), (744, 532), (573, 532))},
+        {"text": "微信团队", "pos": corners((670, 516), (762, 517), (762, 532), (670, 531))},
     ],
     "img_size": {"w": 1280, "h": 720},
 }
 REALISTIC: dict[str, list[dict[str, Any]]] = {
     "idcard": [
-        {
-            **_status(0),
-            "type": "Front",
-            "name": "张三",
-            "id": "123456789012345678",
-            "addr": "广东省广州市XXX",
-            "gender": "男",
-            "nationality": "汉",
-        },
+        {**_status(0), **IDCARD_FRONT},
         {**_status(1), "type": "Back", "valid_date": "20171025-20271025"},
     ],
     "bankcard": [{**_status(2), "number": "6222000000000000"}],

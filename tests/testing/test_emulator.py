@@ -29,6 +29,7 @@ from ocr_frames._errors import ConfigurationError
 from ocr_frames.kinds import KINDS, spec
 from ocr_frames.testing import MAX_IMAGE_BYTES, WeChatEmulator
 from ocr_frames.testing import _emulator as emulator_module
+from tests.helpers import QuietHandler, serving
 
 REPO = Path(__file__).resolve().parents[2]
 RID = re.compile(r" rid: 6[0-9a-f]{7}-[0-9a-f]{8}-[0-9a-f]{8}$")
@@ -262,26 +263,14 @@ def image_server() -> Iterator[tuple[str, dict[str, bytes]]]:
     """A tiny HTTP server on 127.0.0.1 serving the bytes put in its dict by path."""
     files: dict[str, bytes] = {}
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             data = files.get(self.path)
-            self.send_response(200 if data is not None else 404)
-            self.send_header("Content-Length", str(len(data or b"")))
-            self.end_headers()
-            self.wfile.write(data or b"")
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
+            self.send_body(data or b"", 200 if data is not None else 404)
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serving(server, poll_interval=0.05):
         yield f"http://127.0.0.1:{server.server_address[1]}", files
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def test_img_url_is_downloaded_from_loopback_only(

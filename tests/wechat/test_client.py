@@ -7,36 +7,19 @@ import hashlib
 import http.server
 import json
 import logging
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from ocr_frames._errors import (
-    E_BAD_RESPONSE,
-    E_TOO_LARGE,
-    E_TRANSPORT,
-    AuthError,
-    ConfigurationError,
-    ImageError,
-    OCRError,
-    QuotaExceeded,
-    RateLimited,
-    RecognitionError,
-    TransportError,
-)
+from ocr_frames import _errors as E
 from ocr_frames.kinds import KINDS
 from ocr_frames.testing import WeChatEmulator
 from ocr_frames.wechat import MAX_IMAGE_BYTES, AsyncWeChatClient, WeChatClient, parse_response
+from tests.helpers import IDCARD_FRONT, QuietHandler, corners, serving
 
-POS = {
-    "left_top": {"x": 119, "y": 2925},
-    "right_top": {"x": 1435, "y": 2887},
-    "right_bottom": {"x": 1435, "y": 3793},
-    "left_bottom": {"x": 119, "y": 3831},
-}
+POS = corners((119, 2925), (1435, 2887), (1435, 3793), (119, 3831))
 MENU = [
     {"name": "酱鸭", "price": 48.0},
     {"name": "龙虾", "price": 80.0},
@@ -79,18 +62,7 @@ def refused_calls(emu: WeChatEmulator) -> int:
 # --- every kind, exact values --------------------------------------------------------------
 
 HAPPY: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
-    (
-        "idcard",
-        {
-            "type": "Front",
-            "name": "张三",
-            "id": "123456789012345678",
-            "addr": "广东省广州市XXX",
-            "gender": "男",
-            "nationality": "汉",
-        },
-        {},
-    ),
+    ("idcard", IDCARD_FRONT, {}),
     ("bankcard", {"number": "6222021234567890123"}, {}),
     (
         "driving",
@@ -208,30 +180,30 @@ def test_bizlicense_absent_fields_stay_absent(emu: WeChatEmulator) -> None:
 
 def test_two_megabytes_never_reach_the_platform(emu: WeChatEmulator) -> None:
     big = image(0) + b"\0" * MAX_IMAGE_BYTES
-    with client_for(emu) as client, pytest.raises(ImageError) as info:
+    with client_for(emu) as client, pytest.raises(E.ImageError) as info:
         client.request("idcard", big)
-    assert info.value.errcode == E_TOO_LARGE
+    assert info.value.errcode == E.E_TOO_LARGE
     assert emu.requests == 0 and emu.total_billed == 0
 
 
 # --- error codes ----------------------------------------------------------------------------
 
-ERRORS: list[tuple[int, type[OCRError]]] = [
-    (-1, RecognitionError),
-    (45009, QuotaExceeded),
-    (45011, RateLimited),
-    (101001, RecognitionError),
-    (101002, RecognitionError),
-    (101003, QuotaExceeded),
-    (48001, ConfigurationError),
-    (61007, ConfigurationError),
-    (101000, RecognitionError),
+ERRORS: list[tuple[int, type[E.OCRError]]] = [
+    (-1, E.RecognitionError),
+    (45009, E.QuotaExceeded),
+    (45011, E.RateLimited),
+    (101001, E.RecognitionError),
+    (101002, E.RecognitionError),
+    (101003, E.QuotaExceeded),
+    (48001, E.ConfigurationError),
+    (61007, E.ConfigurationError),
+    (101000, E.RecognitionError),
 ]
 
 
 @pytest.mark.parametrize(("errcode", "error"), ERRORS)
 def test_error_codes_are_answers_from_request(
-    emu: WeChatEmulator, errcode: int, error: type[OCRError]
+    emu: WeChatEmulator, errcode: int, error: type[E.OCRError]
 ) -> None:
     emu.fail_next(1, errcode=errcode)
     with client_for(emu) as client:
@@ -245,7 +217,7 @@ def test_error_codes_are_answers_from_request(
 
 @pytest.mark.parametrize(("errcode", "error"), ERRORS)
 def test_error_codes_raise_from_ocr(
-    emu: WeChatEmulator, errcode: int, error: type[OCRError]
+    emu: WeChatEmulator, errcode: int, error: type[E.OCRError]
 ) -> None:
     emu.fail_next(1, errcode=errcode)
 
@@ -263,14 +235,14 @@ def test_real_quotas_map_to_their_exceptions(emu: WeChatEmulator) -> None:
     with client_for(emu) as client:
         emu.minute_quota = 1
         client.ocr("comm", image(1))
-        with pytest.raises(RateLimited):
+        with pytest.raises(E.RateLimited):
             client.ocr("comm", image(2))
         emu.minute_quota = None
         emu.daily_quota = 1
-        with pytest.raises(QuotaExceeded) as daily:
+        with pytest.raises(E.QuotaExceeded) as daily:
             client.ocr("comm", image(3))
         emu.daily_quota, emu.market_quota = None, 1
-        with pytest.raises(QuotaExceeded) as market:
+        with pytest.raises(E.QuotaExceeded) as market:
             client.ocr("comm", image(4))
     assert (daily.value.errcode, market.value.errcode) == (45009, 101003)
     assert emu.total_billed == 1
@@ -281,57 +253,57 @@ def test_certificate_not_found_and_invalid_image(emu: WeChatEmulator) -> None:
     with client_for(emu) as client:
         assert client.request("bankcard", image(1))["errcode"] == 101001  # other kind only
         assert client.request("bankcard", b"GIF8 not an image")["errcode"] == 101002
-        with pytest.raises(RecognitionError):
+        with pytest.raises(E.RecognitionError):
             client.ocr("bankcard", image(1))
     assert emu.total_billed == 3  # they reached the platform: billed
 
 
 def test_http_500_page_is_a_transport_error(emu: WeChatEmulator) -> None:
     emu.fail_next(1, http_status=500)
-    with client_for(emu) as client, pytest.raises(TransportError) as info:
+    with client_for(emu) as client, pytest.raises(E.TransportError) as info:
         client.request("comm", image(1))
-    assert info.value.errcode == E_TRANSPORT and "500" in str(info.value)
+    assert info.value.errcode == E.E_TRANSPORT and "500" in str(info.value)
 
 
 def test_http_502_with_json_errcode_is_still_a_transport_error(emu: WeChatEmulator) -> None:
     emu.fail_next(1, http_status=502, errcode=-1)
-    with client_for(emu) as client, pytest.raises(TransportError) as info:
+    with client_for(emu) as client, pytest.raises(E.TransportError) as info:
         client.ocr("comm", image(1))
-    assert info.value.errcode == E_TRANSPORT
+    assert info.value.errcode == E.E_TRANSPORT
 
 
 def test_dropped_connection_is_a_transport_error(emu: WeChatEmulator) -> None:
     emu.fail_next(1, drop=True)
     with client_for(emu) as client:
-        with pytest.raises(TransportError) as info:
+        with pytest.raises(E.TransportError) as info:
             client.request("comm", image(1))
-        assert info.value.errcode == E_TRANSPORT
+        assert info.value.errcode == E.E_TRANSPORT
         assert client.request("comm", image(1))["errcode"] == 0  # the client recovers
 
 
 def test_truncated_json_is_a_bad_response(emu: WeChatEmulator) -> None:
     emu.set_faults(bad_json=1.0)
-    with client_for(emu) as client, pytest.raises(TransportError) as info:
+    with client_for(emu) as client, pytest.raises(E.TransportError) as info:
         client.request("comm", image(1))
-    assert info.value.errcode == E_BAD_RESPONSE
+    assert info.value.errcode == E.E_BAD_RESPONSE
 
 
 def test_connection_refused_is_a_transport_error() -> None:
     with WeChatEmulator() as stopped:
         base_url = stopped.base_url
     client = WeChatClient(access_token="SOMEFIXEDTOKEN", base_url=base_url, timeout=5.0)
-    with client, pytest.raises(TransportError) as info:
+    with client, pytest.raises(E.TransportError) as info:
         client.request("comm", image(1))
-    assert info.value.errcode == E_TRANSPORT and "SOMEFIXEDTOKEN" not in repr(info.value)
+    assert info.value.errcode == E.E_TRANSPORT and "SOMEFIXEDTOKEN" not in repr(info.value)
 
 
 def test_timeout_is_a_transport_error(emu: WeChatEmulator) -> None:
     token = emu.issue_token()
     emu.latency = 2.0
     client = WeChatClient(access_token=token, base_url=emu.base_url, timeout=0.2)
-    with client, pytest.raises(TransportError) as info:
+    with client, pytest.raises(E.TransportError) as info:
         client.request("comm", image(1))
-    assert info.value.errcode == E_TRANSPORT and "timed out" in str(info.value)
+    assert info.value.errcode == E.E_TRANSPORT and "timed out" in str(info.value)
     assert token not in str(info.value)
 
 
@@ -342,7 +314,7 @@ def test_wrong_secret_or_appid_is_a_configuration_error(emu: WeChatEmulator, end
         ({"appid": "wx-wrong"}, 40013),
     ):
         client = client_for(emu, token_endpoint=endpoint, **kwargs)
-        with client, pytest.raises(ConfigurationError) as info:
+        with client, pytest.raises(E.ConfigurationError) as info:
             client.request("comm", image(1))
         assert info.value.errcode == errcode
         assert "wrong-secret-123" not in str(info.value) and emu.secret not in str(info.value)
@@ -400,7 +372,7 @@ def test_fixed_token_is_not_refreshed(emu: WeChatEmulator) -> None:
         emu.invalidate_tokens()
         answer = client.request("comm", image(1))
         assert answer["errcode"] == 40001 and answer["rid"]
-        with pytest.raises(AuthError):
+        with pytest.raises(E.AuthError):
             client.ocr("comm", image(1))
     assert sum(emu.token_calls.values()) == 0
 
@@ -472,31 +444,16 @@ def test_each_quirk_alone(emu: WeChatEmulator, quirk: str) -> None:
 def image_server() -> Iterator[str]:
     """A tiny HTTP server on 127.0.0.1 serving image(n) at /<n>.png."""
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             name = self.path.split("?")[0].strip("/").removesuffix(".png")
             if not name.isdigit():
                 self.send_error(404)
                 return
-            body = image(int(name))
-            self.send_response(200)
-            self.send_header("Content-Type", "image/png")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.send_body(image(int(name)), content_type="image/png")
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as server:
         yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def test_img_url_is_downloaded_by_the_platform(emu: WeChatEmulator, image_server: str) -> None:
@@ -542,7 +499,7 @@ def test_debug_logs_never_show_token_or_secret(
         client.ocr("comm", img_url=f"{image_server}/2.png")
         tokens.append(client.get_token())
         emu.fail_next(1, drop=True)
-        with pytest.raises(TransportError) as dropped:
+        with pytest.raises(E.TransportError) as dropped:
             client.ocr("comm", image(3))
 
     async def main() -> None:
@@ -561,9 +518,9 @@ def test_debug_logs_never_show_token_or_secret(
 
 
 def test_reprs_and_errors_never_show_token_or_secret(emu: WeChatEmulator) -> None:
-    emu.fail_next(2, errcode=40001)  # refused even after the refresh: AuthError, no loop
+    emu.fail_next(2, errcode=40001)  # refused even after the refresh: E.AuthError, no loop
     with client_for(emu) as client:
-        with pytest.raises(AuthError) as info:
+        with pytest.raises(E.AuthError) as info:
             client.ocr("comm", image(1))
         token = client.get_token()
         shown = repr(client) + repr(client._client._tokens) + repr(info.value) + str(info.value)

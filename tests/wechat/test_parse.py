@@ -12,13 +12,9 @@ from hypothesis import strategies as st
 from ocr_frames._errors import E_BAD_RESPONSE, E_TRANSPORT, ConfigurationError, TransportError
 from ocr_frames.kinds import KINDS
 from ocr_frames.wechat import parse_response
+from tests.helpers import IDCARD_FRONT, corners
 
-POS = {
-    "left_top": {"x": 155, "y": 191},
-    "right_top": {"x": 725, "y": 157},
-    "right_bottom": {"x": 743, "y": 512},
-    "left_bottom": {"x": 164, "y": 525},
-}
+POS = corners((155, 191), (725, 157), (743, 512), (164, 525))
 
 
 def parse(kind: str, payload: Any, status: int = 200, ctype: str | None = None) -> dict[str, Any]:
@@ -36,18 +32,36 @@ def bad_response(kind: str, payload: Any, status: int = 200) -> TransportError:
 # --- the kinds, with the official page's samples -------------------------------------
 
 
-def test_idcard_front_fields_kept_exactly() -> None:
-    raw = {
-        "errcode": 0,
-        "errmsg": "ok",
-        "type": "Front",
-        "name": "张三",
-        "id": "123456789012345678",
-        "addr": "广东省广州市XXX",
-        "gender": "男",
-        "nationality": "汉",
-    }
-    assert parse("idcard", raw) == {**raw, "rid": None}
+@pytest.mark.parametrize(
+    ("kind", "fields"),
+    [
+        pytest.param("idcard", IDCARD_FRONT, id="idcard_front"),
+        pytest.param(
+            "drivinglicense",
+            {
+                "id_num": "660601xxxxxxxx1234",
+                "name": "张三",
+                "birth_date": "1990-12-21",
+                "valid_to": "2020-07-01",
+                "official_seal": "xx市公安局公安交通管理局",
+            },
+            id="drivinglicense",
+        ),
+        pytest.param(
+            "bizlicense",
+            {
+                "reg_num": "123123",
+                "enterprise_name": "XX饮食店",
+                "cert_position": {"pos": POS},
+                "img_size": {"w": 966, "h": 728},
+            },
+            id="bizlicense_absent_fields_stay_absent",
+        ),
+    ],
+)
+def test_fields_kept_exactly(kind: str, fields: dict[str, Any]) -> None:
+    raw = {"errcode": 0, "errmsg": "ok", **fields}
+    assert parse(kind, raw) == {**raw, "rid": None}  # nothing renamed, added or dropped
 
 
 def test_idcard_back_keeps_long_term_validity() -> None:
@@ -109,33 +123,6 @@ def test_driving_vhicle_type_renamed_in_place() -> None:
 def test_driving_both_spellings_keep_vehicle_type() -> None:
     answer = parse("driving", {"errcode": 0, "vhicle_type": "old", "vehicle_type": "new"})
     assert answer["vehicle_type"] == "new" and "vhicle_type" not in answer
-
-
-def test_drivinglicense_fields_kept() -> None:
-    raw = {
-        "errcode": 0,
-        "errmsg": "ok",
-        "id_num": "660601xxxxxxxx1234",
-        "name": "张三",
-        "birth_date": "1990-12-21",
-        "valid_to": "2020-07-01",
-        "official_seal": "xx市公安局公安交通管理局",
-    }
-    assert parse("drivinglicense", raw) == {**raw, "rid": None}
-
-
-def test_bizlicense_absent_fields_stay_absent() -> None:
-    raw = {
-        "errcode": 0,
-        "errmsg": "ok",
-        "reg_num": "123123",
-        "enterprise_name": "XX饮食店",
-        "cert_position": {"pos": POS},
-        "img_size": {"w": 966, "h": 728},
-    }
-    answer = parse("bizlicense", raw)
-    assert answer == {**raw, "rid": None}
-    assert "serial" not in answer and "registered_capital" not in answer
 
 
 def test_comm_items_and_empty_page() -> None:

@@ -21,19 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ocr_frames._errors import (
-    E_BAD_INPUT,
-    E_BAD_RESPONSE,
-    E_EMPTY,
-    E_NULL,
-    E_TOO_LARGE,
-    E_TRANSPORT,
-    AuthError,
-    ConfigurationError,
-    ImageError,
-    OCRError,
-    TransportError,
-)
+from ocr_frames import _errors as E
 from ocr_frames.wechat import MAX_IMAGE_BYTES, AsyncWeChatClient, WeChatClient
 from ocr_frames.wechat._redact import RedactingFilter, Scrubber, redact
 from ocr_frames.wechat._token import TokenCache, parse_token_response
@@ -147,13 +135,13 @@ def async_client(platform: FakePlatform, **kwargs: Any) -> AsyncWeChatClient:
     ],
 )
 def test_bad_configuration(kwargs: dict[str, Any]) -> None:
-    with pytest.raises(ConfigurationError) as info:
+    with pytest.raises(E.ConfigurationError) as info:
         WeChatClient(**kwargs)
     assert SECRET not in str(info.value)
 
 
 def test_configuration_error_for_the_async_client_too() -> None:
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(E.ConfigurationError):
         AsyncWeChatClient(appid=APPID)
 
 
@@ -218,19 +206,19 @@ def test_img_url_goes_as_query_parameter(platform: FakePlatform) -> None:
 @pytest.mark.parametrize(
     ("img", "img_url", "errcode"),
     [
-        (b"x" * MAX_IMAGE_BYTES, None, E_TOO_LARGE),
-        (b"x" * (MAX_IMAGE_BYTES + 1), None, E_TOO_LARGE),
-        (b"", None, E_EMPTY),
-        (None, None, E_NULL),
-        (IMG, "http://x/y.jpg", E_BAD_INPUT),
-        ("not bytes", None, E_BAD_INPUT),
-        (None, "", E_BAD_INPUT),
+        (b"x" * MAX_IMAGE_BYTES, None, E.E_TOO_LARGE),
+        (b"x" * (MAX_IMAGE_BYTES + 1), None, E.E_TOO_LARGE),
+        (b"", None, E.E_EMPTY),
+        (None, None, E.E_NULL),
+        (IMG, "http://x/y.jpg", E.E_BAD_INPUT),
+        ("not bytes", None, E.E_BAD_INPUT),
+        (None, "", E.E_BAD_INPUT),
     ],
 )
 def test_unusable_input_raises_before_any_call(
     platform: FakePlatform, img: Any, img_url: Any, errcode: int
 ) -> None:
-    with sync_client(platform) as client, pytest.raises(ImageError) as info:
+    with sync_client(platform) as client, pytest.raises(E.ImageError) as info:
         client.request("idcard", img, img_url=img_url)
     assert info.value.errcode == errcode
     assert platform.token_requests == [] and platform.ocr_requests == []
@@ -245,16 +233,16 @@ def test_just_under_two_megabytes_is_sent(platform: FakePlatform) -> None:
 def test_two_megabytes_async_makes_no_request(platform: FakePlatform) -> None:
     async def main() -> None:
         async with async_client(platform) as client:
-            with pytest.raises(ImageError) as info:
+            with pytest.raises(E.ImageError) as info:
                 await client.ocr("idcard", b"\0" * MAX_IMAGE_BYTES)
-            assert info.value.errcode == E_TOO_LARGE
+            assert info.value.errcode == E.E_TOO_LARGE
 
     asyncio.run(main())
     assert platform.token_requests == [] and platform.ocr_requests == []
 
 
 def test_unknown_kind_makes_no_request(platform: FakePlatform) -> None:
-    with sync_client(platform) as client, pytest.raises(ConfigurationError):
+    with sync_client(platform) as client, pytest.raises(E.ConfigurationError):
         client.request("passport", IMG)
     assert platform.token_requests == [] and platform.ocr_requests == []
 
@@ -321,7 +309,7 @@ def test_never_loops_when_the_platform_keeps_refusing(platform: FakePlatform) ->
     with sync_client(platform) as client:
         answer = client.request("comm", IMG)
         assert answer == {"errcode": 40001, "errmsg": "invalid credential", "rid": "1-2"}
-        with pytest.raises(AuthError) as info:
+        with pytest.raises(E.AuthError) as info:
             client.ocr("comm", IMG)
     assert info.value.errcode == 40001 and info.value.rid == "1-2"
     assert len(platform.ocr_requests) == 4  # two calls, each tried twice
@@ -409,7 +397,7 @@ def test_fixed_token_is_never_refreshed(platform: FakePlatform) -> None:
     with sync_client(platform, appid=None, secret=None, access_token="FIXEDTOKEN12345") as client:
         assert client.get_token() == "FIXEDTOKEN12345"
         assert client.request("comm", IMG)["errcode"] == 40001
-        with pytest.raises(AuthError):
+        with pytest.raises(E.AuthError):
             client.ocr("comm", IMG)
     assert platform.token_requests == [] and len(platform.ocr_requests) == 2
 
@@ -441,20 +429,32 @@ def test_access_token_with_credentials_is_a_seed(platform: FakePlatform) -> None
 @pytest.mark.parametrize(
     ("answer", "error", "errcode"),
     [
-        ({"errcode": 40013, "errmsg": "invalid appid rid: 1-a"}, ConfigurationError, 40013),
-        ({"errcode": 40125, "errmsg": "invalid appsecret rid: 1-b"}, ConfigurationError, 40125),
-        ({"errcode": "40125", "errmsg": "invalid appsecret"}, ConfigurationError, 40125),
-        ({"errcode": 40164, "errmsg": "invalid ip, not in whitelist"}, AuthError, 40164),
-        ({"errcode": 45009, "errmsg": "reach max api daily quota limit"}, AuthError, 45009),
-        ({"errcode": -1, "errmsg": "system error"}, AuthError, -1),
-        ({"errcode": 0, "expires_in": 7200}, TransportError, E_BAD_RESPONSE),
-        ({"errcode": "none", "errmsg": "?"}, TransportError, E_BAD_RESPONSE),
-        ({"access_token": "T" * 20, "expires_in": "²"}, TransportError, E_BAD_RESPONSE),
-        ({"access_token": "T" * 20, "expires_in": "soon"}, TransportError, E_BAD_RESPONSE),
+        ({"errcode": 40013, "errmsg": "invalid appid rid: 1-a"}, E.ConfigurationError, 40013),
+        (
+            {"errcode": 40125, "errmsg": "invalid appsecret rid: 1-b"},
+            E.ConfigurationError,
+            40125,
+        ),
+        ({"errcode": "40125", "errmsg": "invalid appsecret"}, E.ConfigurationError, 40125),
+        ({"errcode": 40164, "errmsg": "invalid ip, not in whitelist"}, E.AuthError, 40164),
+        ({"errcode": 45009, "errmsg": "reach max api daily quota limit"}, E.AuthError, 45009),
+        ({"errcode": -1, "errmsg": "system error"}, E.AuthError, -1),
+        ({"errcode": 0, "expires_in": 7200}, E.TransportError, E.E_BAD_RESPONSE),
+        ({"errcode": "none", "errmsg": "?"}, E.TransportError, E.E_BAD_RESPONSE),
+        (
+            {"access_token": "T" * 20, "expires_in": "²"},
+            E.TransportError,
+            E.E_BAD_RESPONSE,
+        ),
+        (
+            {"access_token": "T" * 20, "expires_in": "soon"},
+            E.TransportError,
+            E.E_BAD_RESPONSE,
+        ),
     ],
 )
 def test_token_call_errors(
-    platform: FakePlatform, answer: dict[str, Any], error: type[OCRError], errcode: int
+    platform: FakePlatform, answer: dict[str, Any], error: type[E.OCRError], errcode: int
 ) -> None:
     platform.token_answer = answer
     with sync_client(platform) as client, pytest.raises(error) as info:
@@ -465,7 +465,7 @@ def test_token_call_errors(
 
 def test_token_call_error_echoing_the_secret_is_scrubbed(platform: FakePlatform) -> None:
     platform.token_answer = {"errcode": 40125, "errmsg": f"invalid appsecret {SECRET} rid: 9-9"}
-    with sync_client(platform) as client, pytest.raises(ConfigurationError) as info:
+    with sync_client(platform) as client, pytest.raises(E.ConfigurationError) as info:
         client.get_token()
     assert SECRET not in str(info.value) and info.value.rid == "9-9"
 
@@ -477,10 +477,10 @@ def test_parse_token_response_accepts_string_expires_in() -> None:
     )
     assert parse_token_response(200, b'{"access_token": "abc"}') == ("abc", 7200)
     assert parse_token_response(200, b'{"access_token": "abc", "expires_in": 60.0}') == ("abc", 60)
-    with pytest.raises(TransportError) as info:
+    with pytest.raises(E.TransportError) as info:
         parse_token_response(503, b"")
-    assert info.value.errcode == E_TRANSPORT
-    with pytest.raises(TransportError):
+    assert info.value.errcode == E.E_TRANSPORT
+    with pytest.raises(E.TransportError):
         parse_token_response(200, b"<html>")
 
 
@@ -510,16 +510,20 @@ def assert_clean(error: BaseException, *secrets: str) -> None:
     [
         (
             httpx.ConnectError("boom http://x/?access_token={token}&secret={secret}"),
-            E_TRANSPORT,
+            E.E_TRANSPORT,
             "ConnectError",
         ),
-        (httpx.ReadTimeout("read timed out for ?access_token={token}"), E_TRANSPORT, "timed out"),
+        (
+            httpx.ReadTimeout("read timed out for ?access_token={token}"),
+            E.E_TRANSPORT,
+            "timed out",
+        ),
         (
             httpx.RemoteProtocolError("peer closed ?access_token={token}"),
-            E_TRANSPORT,
+            E.E_TRANSPORT,
             "RemoteProtocol",
         ),
-        (httpx.DecodingError("bad gzip for {token}"), E_BAD_RESPONSE, "DecodingError"),
+        (httpx.DecodingError("bad gzip for {token}"), E.E_BAD_RESPONSE, "DecodingError"),
     ],
 )
 def test_httpx_errors_become_redacted_transport_errors(
@@ -527,7 +531,7 @@ def test_httpx_errors_become_redacted_transport_errors(
 ) -> None:
     token = "TOKEN0000" + "abcdefghij" * 8  # what the platform issues first
     exc.args = (str(exc.args[0]).format(token=token, secret=SECRET),)
-    with failing_client(platform, exc) as client, pytest.raises(TransportError) as info:
+    with failing_client(platform, exc) as client, pytest.raises(E.TransportError) as info:
         client.request("comm", IMG)
     assert info.value.errcode == errcode and words in str(info.value)
     assert_clean(info.value, token, SECRET)
@@ -544,9 +548,9 @@ def test_token_call_transport_error_hides_the_secret(platform: FakePlatform) -> 
         token_endpoint="token",
         transport=httpx.MockTransport(handler),
     )
-    with client, pytest.raises(TransportError) as info:
+    with client, pytest.raises(E.TransportError) as info:
         client.get_token()
-    assert info.value.errcode == E_TRANSPORT
+    assert info.value.errcode == E.E_TRANSPORT
     assert_clean(info.value, SECRET)
     assert "secret=***" in str(info.value)
 
@@ -566,9 +570,9 @@ def test_http_5xx_is_a_transport_error(platform: FakePlatform, status: int) -> N
     client = WeChatClient(
         appid=APPID, secret=SECRET, base_url=BASE, transport=httpx.MockTransport(handler)
     )
-    with client, pytest.raises(TransportError) as info:
+    with client, pytest.raises(E.TransportError) as info:
         client.request("comm", IMG)
-    assert info.value.errcode == E_TRANSPORT
+    assert info.value.errcode == E.E_TRANSPORT
 
 
 def body_client(platform: FakePlatform, make: Any, **kwargs: Any) -> WeChatClient:
@@ -592,9 +596,9 @@ def test_text_plain_answer_is_parsed(platform: FakePlatform) -> None:
 
 def test_invalid_body_is_a_bad_response(platform: FakePlatform) -> None:
     make = lambda: httpx.Response(200, text="<html>")  # noqa: E731
-    with body_client(platform, make) as client, pytest.raises(TransportError) as info:
+    with body_client(platform, make) as client, pytest.raises(E.TransportError) as info:
         client.request("platenum", IMG)
-    assert info.value.errcode == E_BAD_RESPONSE
+    assert info.value.errcode == E.E_BAD_RESPONSE
 
 
 def big_answer(size: int) -> bytes:
@@ -604,9 +608,9 @@ def big_answer(size: int) -> bytes:
 def test_response_over_the_limit_declared_length(platform: FakePlatform) -> None:
     make = lambda: httpx.Response(200, content=big_answer(2000))  # noqa: E731
     client = body_client(platform, make, max_response_bytes=1000)
-    with client, pytest.raises(TransportError) as info:
+    with client, pytest.raises(E.TransportError) as info:
         client.request("platenum", IMG)
-    assert info.value.errcode == E_BAD_RESPONSE and "1000 bytes" in str(info.value)
+    assert info.value.errcode == E.E_BAD_RESPONSE and "1000 bytes" in str(info.value)
 
 
 def test_response_over_the_limit_streamed_stops_reading(platform: FakePlatform) -> None:
@@ -621,10 +625,10 @@ def test_response_over_the_limit_streamed_stops_reading(platform: FakePlatform) 
         body_client(
             platform, lambda: httpx.Response(200, content=chunks()), max_response_bytes=10_000
         ) as client,
-        pytest.raises(TransportError) as info,
+        pytest.raises(E.TransportError) as info,
     ):
         client.request("platenum", IMG)
-    assert info.value.errcode == E_BAD_RESPONSE
+    assert info.value.errcode == E.E_BAD_RESPONSE
     assert len(produced) < 20
 
 
@@ -657,9 +661,9 @@ def test_async_streamed_limit(platform: FakePlatform) -> None:
         async with client:
             await client.request("comm", IMG)
 
-    with pytest.raises(TransportError) as info:
+    with pytest.raises(E.TransportError) as info:
         asyncio.run(main())
-    assert info.value.errcode == E_BAD_RESPONSE
+    assert info.value.errcode == E.E_BAD_RESPONSE
 
 
 # --- http_client injection -------------------------------------------------------------------

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from ocr_frames.local._geometry import Point, point_in_quad
+from ocr_frames.local._geometry import Centred, Point, point_in_quad
 from ocr_frames.local._ocr import TextBox
 
 __all__ = ["Page", "Token", "compact", "same_row"]
@@ -33,7 +33,7 @@ def compact(text: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Token:
+class Token(Centred):
     """A piece of a recognised line in the deskewed frame; ``label`` is set for labels."""
 
     text: str
@@ -48,14 +48,6 @@ class Token:
     @property
     def height(self) -> float:
         return max(1.0, self.bottom - self.top)
-
-    @property
-    def cx(self) -> float:
-        return (self.left + self.right) / 2
-
-    @property
-    def cy(self) -> float:
-        return (self.top + self.bottom) / 2
 
 
 def same_row(a: Token, b: Token, ratio: float = 0.5) -> bool:

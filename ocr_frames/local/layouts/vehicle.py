@@ -8,6 +8,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from ocr_frames.kinds import spec
 from ocr_frames.local._geometry import Quad, quad_dict
 from ocr_frames.local._ocr import TextBox
 from ocr_frames.local._quad import find_documents, text_bounds
@@ -44,21 +45,10 @@ _BACK: Final = frozenset(
     {"record", "passengers_num", "total_quality", "prepare_quality", "approved_load"}
     | {"overall_size", "traction_mass", "inspection"}
 )
-_SIDE_FIELDS: Final = (
-    "vehicle_type",
-    "owner",
-    "addr",
-    "use_character",
-    "model",
-    "vin",
-    "engine_num",
-    "register_date",
-    "issue_date",
-    "record",
-    "passengers_num",
-    "total_quality",
-    "prepare_quality",
-    "overall_size",
+_DRIVING: Final = spec("driving")
+#: The fields read next to their own label (the plate, on both pages, is read apart).
+_SIDE_FIELDS: Final = tuple(
+    key for key in (*_DRIVING.strings, *_DRIVING.dates) if key not in ("plate_num", "plate_num_b")
 )
 
 

@@ -31,12 +31,12 @@ import pandas as pd
 from ocr_frames._engine.contract import Engine
 from ocr_frames._run.output import recognize_to_parquet
 from ocr_frames.checks import add_checks, report, report_html
-from ocr_frames.cli.inputs import read_images
+from ocr_frames.cli._inputs import read_images
 from ocr_frames.kinds import KINDS
 from ocr_frames.local import LocalEngine
 from ocr_frames.mask import mask_frame
 from ocr_frames.testing import WeChatEmulator
-from ocr_frames.wechat.engine import WeChatEngine
+from ocr_frames.wechat._engine import WeChatEngine
 
 ENGINES = ("local", "wechat", "emulator")
 

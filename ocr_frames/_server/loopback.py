@@ -1,6 +1,6 @@
 """HTTP/1.1 plumbing of the loopback servers (the emulator, ``ocr-frames serve``): an
 asyncio server on its own loop in a daemon thread, and :class:`LoopbackService`, their
-life cycle.  The WeChat protocol on top of it is :mod:`ocr_frames.wechat._protocol`.
+life cycle.  The WeChat protocol on top of it is :mod:`ocr_frames._server.protocol`.
 
 Only what the WeChat protocol needs: origin-form requests, ``Content-Length`` bodies,
 keep-alive, ``Expect: 100-continue``.  Anything else is answered with a 4xx status and
@@ -164,8 +164,7 @@ class HTTPServerThread:
         on_shutdown: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._handler = handler
-        self._host = host
-        self._port = port
+        self._bind = (host, port)  # what to listen on; ``port`` is the port it got
         self._max_body = max_body
         self._on_shutdown = on_shutdown
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -203,7 +202,7 @@ class HTTPServerThread:
         try:
             self._server = loop.run_until_complete(
                 asyncio.start_server(
-                    self._serve_connection, self._host, self._port, limit=MAX_HEAD, backlog=1024
+                    self._serve_connection, *self._bind, limit=MAX_HEAD, backlog=1024
                 )
             )
             self.port = self._server.sockets[0].getsockname()[1]

@@ -23,8 +23,8 @@ from ocr_frames._errors import E_TRANSPORT, ConfigurationError, ImageError, Tran
 from ocr_frames._http.h11 import H11Transport
 from ocr_frames._http.proxies import check_proxy, proxy_mounts, proxy_routes, shown_proxy
 from ocr_frames._http.sharded import ShardedTransport
-from ocr_frames.wechat._client import check_base_url
-from ocr_frames.wechat.client import DEFAULT_BASE_URL, AsyncWeChatClient
+from ocr_frames.wechat._client import DEFAULT_BASE_URL, AsyncWeChatClient
+from ocr_frames.wechat._config import check_base_url
 
 __all__ = ["WeChatEngine"]
 

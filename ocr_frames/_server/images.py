@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ocr_frames.wechat._server import Request, parse_multipart
+from ocr_frames._server.loopback import Request, parse_multipart
 
 __all__ = ["FETCH_TIMEOUT", "ImageReader", "sha256_of"]
 

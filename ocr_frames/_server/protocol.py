@@ -2,7 +2,7 @@
 
 :class:`ProtocolServer` is what the emulator (:class:`ocr_frames.testing.WeChatEmulator`)
 and ``ocr-frames serve`` (:class:`ocr_frames.local.LocalServer`) have in common, on top of
-the HTTP plumbing of :mod:`ocr_frames.wechat._server`:
+the HTTP plumbing of :mod:`ocr_frames._server.loopback`:
 
 * ``GET /cgi-bin/token?grant_type=client_credential&appid=A&secret=S`` and ``POST
   /cgi-bin/stable_token`` (JSON body; ``force_refresh: true`` asks for a new token) issue
@@ -28,8 +28,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Final
 
+from ocr_frames._server.loopback import LoopbackService, Request, Response
 from ocr_frames.kinds import KINDS
-from ocr_frames.wechat._server import LoopbackService, Request, Response
 
 __all__ = ["ERRMSG", "JSON", "ProtocolServer", "TokenBook", "error_body"]
 

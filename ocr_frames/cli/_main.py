@@ -25,12 +25,12 @@ from ocr_frames._engine.contract import Engine
 from ocr_frames._errors import LOCAL_CODES, PLATFORM_CODES, OCRError, QuotaExceeded
 from ocr_frames._run.estimate import estimate_cost
 from ocr_frames._run.output import recognize_to_parquet
-from ocr_frames.cli.demo import run_demo
-from ocr_frames.cli.inputs import read_images
-from ocr_frames.cli.parser import build_parser, run_options
+from ocr_frames.cli._demo import run_demo
+from ocr_frames.cli._inputs import read_images
+from ocr_frames.cli._parser import build_parser, run_options
 from ocr_frames.kinds import KINDS, schema, spec
 from ocr_frames.local import LocalEngine, serve
-from ocr_frames.wechat.engine import WeChatEngine
+from ocr_frames.wechat._engine import WeChatEngine
 
 __all__ = ["main"]
 
