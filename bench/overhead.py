@@ -66,9 +66,13 @@ def ours(emu: common.EmulatorProcess, images: list[bytes], concurrency: int) -> 
 
 def engine_transport() -> Any:
     """The transport ``WeChatEngine`` gives its client for direct (unproxied) calls."""
+    from ocr_frames.wechat import _client
     from ocr_frames.wechat import _engine as engine
 
-    options = getattr(engine, "_http_options", None)
+    transports = getattr(_client, "default_transports", None)
+    if transports is not None:
+        return transports(None, None)[0]
+    options = getattr(engine, "_http_options", None)  # older trees
     if options is not None:
         return options(None, None)["transport"]
     make = getattr(engine, "_default_transport", None)

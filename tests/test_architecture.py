@@ -1,7 +1,8 @@
 """The package's shape, read from its source: no import cycle, no import inside a function
 (optional extras aside), no module over 500 lines, a top level that holds only the facade and
-the concern folders, the layer order (:data:`LAYERS`), and a facade whose names import and
-are documented.
+the concern folders, the layer order (:data:`LAYERS`), the ``_``-modules of a public package
+kept to that package (:data:`SEAMS` aside), and a facade whose names import and are
+documented.
 
 Each rule is a plain function over module sources, so each is also shown failing on a
 small made-up package below the real check.
@@ -51,6 +52,11 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
 """Lowest first: a module may import its own layer's and lower layers' modules only (the
 facade ``ocr_frames/__init__.py`` stands above them all)."""
 PUBLIC_MODULES = ("wechat", "checks", "mask", "local", "testing", "dask", "kinds")
+PUBLIC_PACKAGES = (*PUBLIC_MODULES, "cli")
+"""Their ``_``-modules are their own: no other concern imports one (see :data:`SEAMS`)."""
+SEAMS = frozenset({("_run", f"{PACKAGE}.checks._stream")})
+"""(importing folder, private module of a public package) pairs allowed all the same: the
+run drives ``checks._stream``, the streaming form of ``add_checks``."""
 EXTRAS_LEFT_OUT = frozenset({"dev", "samples"})
 """Optional-dependency groups that are not extras of the package: test tools, and fonts
 used only to regenerate ``sample_data/``."""
@@ -231,6 +237,28 @@ def layer_violations(graph: Mapping[str, Iterable[str]]) -> list[str]:
     return bad
 
 
+def _private_in_public(name: str) -> str | None:
+    """The public package whose ``_``-module ``name`` is (None for any other module)."""
+    parts = name.split(".")
+    private = any(p.startswith("_") and not p.startswith("__") for p in parts[2:])
+    return parts[1] if len(parts) > 2 and parts[1] in PUBLIC_PACKAGES and private else None
+
+
+def private_reaches(graph: Mapping[str, Iterable[str]]) -> list[str]:
+    """``a imports b`` for each module ``a`` outside the public package of the ``_``-module
+    ``b`` (the facade and :data:`SEAMS` aside)."""
+    bad = []
+    for name, targets in sorted(graph.items()):
+        if name == PACKAGE:
+            continue
+        folder = name.split(".")[1]
+        for target in sorted(targets):
+            owner = _private_in_public(target)
+            if owner is not None and owner != folder and (folder, target) not in SEAMS:
+                bad.append(f"{name} imports {target}")
+    return bad
+
+
 def undocumented(public: Mapping[str, Iterable[str]], docs: str) -> list[str]:
     """``module.name`` for each exported name no document mentions as a word."""
     words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", docs))
@@ -306,6 +334,13 @@ def test_top_level_holds_the_facade_and_concern_folders() -> None:
 def test_lower_layers_never_import_higher_ones(modules: dict[str, Module]) -> None:
     bad = layer_violations(import_graph(modules))
     assert not bad, "layer order broken:\n" + "\n".join(bad)
+
+
+def test_no_concern_imports_a_public_packages_private_modules(modules: dict[str, Module]) -> None:
+    bad = private_reaches(import_graph(modules))
+    assert not bad, "private modules of a public package imported from outside it:\n" + (
+        "\n".join(bad)
+    )
 
 
 def test_facade_all_is_sorted_and_every_name_imports() -> None:
@@ -429,6 +464,29 @@ def test_layer_violations_are_found() -> None:
     ]
     with pytest.raises(LookupError, match="_newfolder"):
         layer("ocr_frames._newfolder.m")
+
+
+def test_private_modules_reached_from_another_concern_are_found() -> None:
+    sources = {
+        "pkg__init": "from ocr_frames.wechat._engine import E\n",  # the facade may
+        "pkg__wechat__init": "from ocr_frames.wechat._engine import E\n",  # its own package
+        "pkg__wechat___engine": "from ocr_frames.wechat import _parse\n",
+        "pkg__checks___stream": "from ocr_frames.checks._apply import V\n",
+        "pkg___run__audit": "from ocr_frames.checks._stream import S\n"  # the seam
+        "from ocr_frames.checks._apply import V\n",
+        "pkg__cli___main": "from ocr_frames.wechat import _engine, WeChatEngine\n",
+        "pkg__dask__init": "from ocr_frames.checks._stream import S\n",  # the seam is _run's
+        "pkg__local__layouts__cards": "from ocr_frames.local.layouts._base import B\n",
+        "pkg__local___serve": "from ocr_frames.local.layouts import _base\n",
+    }
+    empty = "wechat___parse checks__init checks___apply local__init local__layouts__init"
+    empty += " local__layouts___base"
+    modules = fake(**sources, **dict.fromkeys([f"pkg__{m}" for m in empty.split()], ""))
+    assert private_reaches(import_graph(modules)) == [
+        "ocr_frames._run.audit imports ocr_frames.checks._apply",
+        "ocr_frames.cli._main imports ocr_frames.wechat._engine",
+        "ocr_frames.dask imports ocr_frames.checks._stream",
+    ]
 
 
 def test_unsorted_all_and_undocumented_names_are_found() -> None:

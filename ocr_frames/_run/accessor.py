@@ -26,13 +26,13 @@ from ocr_frames._tables.frames import explode
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["DEFAULT_ACCESSOR_NAME", "OCRAccessor", "register_accessor"]
+__all__ = ["DEFAULT_ACCESSOR_NAME", "OCRAccessor", "join_results", "register_accessor"]
 
 #: The attribute name under which :func:`register_accessor` puts the accessor.
 DEFAULT_ACCESSOR_NAME: Final = "ocr"
 
 
-def _join_results(frame: pd.DataFrame, results: pd.DataFrame, prefix: str = "") -> pd.DataFrame:
+def join_results(frame: pd.DataFrame, results: pd.DataFrame, prefix: str = "") -> pd.DataFrame:
     """``frame`` followed by the columns of ``results`` (named ``prefix + column``).
 
     Rows are matched by position (``results`` comes from ``frame``'s own rows), so a
@@ -90,7 +90,7 @@ class OCRAccessor:
         results = recognize(
             self._frame[column], kind, engine=engine, cache_dir=cache_dir, **options
         )
-        joined = _join_results(self._frame, results, prefix)
+        joined = join_results(self._frame, results, prefix)
         joined.attrs = {"ocr_frames": results.attrs.get("ocr_frames", {})}
         return joined
 

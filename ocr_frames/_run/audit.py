@@ -2,20 +2,22 @@
 
 ``checks`` and ``mask`` (see :class:`~ocr_frames._run.options.RunOptions`) on a stream of
 Arrow chunks, with the very output :func:`ocr_frames.checks.add_checks` then
-:func:`ocr_frames.mask.mask_frame` give on the whole table:
+:func:`ocr_frames.mask.mask_frame` give on the whole table.  The checks are those of
+:class:`~ocr_frames.checks._stream.StreamChecks` (the streaming form of ``add_checks``,
+its one seam with the run):
 
-1. each chunk as it comes: the checks that judge a row alone
-   (:func:`~ocr_frames.checks._apply.row_columns`) and their verdict so far
-   (``check_passed`` / ``check_problems``); its duplicate keys are noted
-   (:class:`~ocr_frames.checks._duplicates.DuplicateKeys`: an image code and a number
-   code per row); then masking, so personal data is masked before it is held;
+1. each chunk as it comes: the checks that judge a row alone and their verdict so far
+   (:meth:`~ocr_frames.checks._stream.StreamChecks.first`, which also notes the chunk's
+   duplicate keys: an image code and a number code per row); then masking, so personal
+   data is masked before it is held;
 2. the duplicate checks flag *both* rows of a pair, so a row's verdict may depend on a
    later row: with ``checks``, the chunks are held (in memory for
-   :func:`~ocr_frames.recognize_arrow`; in a private temporary Arrow file for
-   :func:`~ocr_frames.recognize_to_parquet`, removed from its directory at once, like the
-   run store of :mod:`ocr_frames._run.runstore`) and, once the run is done, a second pass over
-   them adds the duplicate columns and the final verdict, and feeds the HTML report
-   (:class:`~ocr_frames.checks._report.ReportData`), before the output is written once.
+   :func:`~ocr_frames.recognize_arrow`; for :func:`~ocr_frames.recognize_to_parquet`, in
+   a private temporary Arrow file beside the output, compressed, with no name in its
+   directory, like the run store of :mod:`ocr_frames._run.runstore`) and, once the run is
+   done, a second pass over them adds the duplicate columns and the final verdict, and
+   feeds the HTML report, before the output is written once.  An interrupt during that
+   pass stops it within one chunk (see :meth:`Audit.finish`).
 
 Masking alone needs no second pass: masked chunks go straight to the output.  Memory for
 the duplicate keys is a few dozen bytes per row plus the distinct image digests and
@@ -24,32 +26,28 @@ numbers; the rows themselves are not kept in memory by the Parquet path.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import os
 import tempfile
+import threading
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator
 from datetime import date
 from typing import IO, Any, Final
 
 import pyarrow as pa
 
-from ocr_frames._tables.frames import to_pandas
-from ocr_frames.checks._apply import Verdict, row_columns
-from ocr_frames.checks._common import Column
-from ocr_frames.checks._duplicates import DuplicateKeys
-from ocr_frames.checks._report import ReportData
+from ocr_frames._base.files import DEFAULT_FILE_MODE
+from ocr_frames.checks._stream import StreamChecks
 from ocr_frames.mask import MASKED_COLUMNS
 
 __all__ = ["Audit"]
 
-_VERDICT = ("check_passed", "check_problems")
 #: Rows checked at once (the checks are vectorised; a run's chunks are 256 rows).
 CHECK_ROWS: Final = 4096
-
-
-def _arrow(values: Any) -> pa.Array:
-    """A check column's values as Arrow (text as ``string``, as in the kinds' schemas)."""
-    array = pa.array(values, from_pandas=True)
-    return array.cast(pa.string()) if pa.types.is_large_string(array.type) else array
+#: How the held chunks are compressed on disk (Arrow IPC offers zstd and lz4).
+SPILL_COMPRESSION: Final = "zstd" if pa.Codec.is_available("zstd") else "lz4"
 
 
 def _mask(table: pa.Table, kind: str) -> pa.Table:
@@ -81,17 +79,25 @@ class _Held:
 
 
 class _Spilled(_Held):
-    """Chunks waiting for the second pass, in a private temporary Arrow stream file."""
+    """Chunks waiting for the second pass, in a temporary Arrow stream file in
+    ``directory``: mode 0600, without a name (``O_TMPFILE``, or unlinked at once where the
+    file system has none), so it is gone however the process ends; compressed
+    (:data:`SPILL_COMPRESSION`).  Beside the output rather than in ``/tmp`` (often a small
+    RAM disk): the run needs about the output's size free where the output goes anyway."""
 
-    def __init__(self) -> None:
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
         super().__init__()
+        self._directory = directory
         self._file: IO[bytes] | None = None
         self._writer: Any = None
 
     def put(self, table: pa.Table) -> None:
         if self._writer is None:
-            self._file = tempfile.TemporaryFile(prefix="ocr-frames-audit-")  # noqa: SIM115
-            self._writer = pa.ipc.new_stream(self._file, table.schema)
+            self._file = tempfile.TemporaryFile(  # noqa: SIM115  (closed by close())
+                prefix=".ocr-frames-audit-", dir=self._directory
+            )
+            options = pa.ipc.IpcWriteOptions(compression=SPILL_COMPRESSION)
+            self._writer = pa.ipc.new_stream(self._file, table.schema, options=options)
         self._writer.write_table(table)
 
     def tables(self) -> Iterator[pa.Table]:
@@ -111,8 +117,9 @@ class _Spilled(_Held):
 class Audit:
     """Checks and masking of one run's chunks (see the module docstring).
 
-    ``report`` gathers an HTML report's data (:attr:`report`); it implies ``checks``.
-    ``spill``: hold the chunks on disk rather than in memory.
+    ``report`` gathers an HTML report's data (:meth:`write_report`); it implies
+    ``checks``.  ``spill``: hold the chunks in a private temporary file in this directory
+    (the output's) rather than in memory.
     """
 
     def __init__(
@@ -123,25 +130,21 @@ class Audit:
         mask: bool,
         as_of: date,
         report: bool = False,
-        spill: bool = False,
+        spill: str | os.PathLike[str] | None = None,
     ) -> None:
         self.kind, self.mask, self.as_of = kind, mask, as_of
         self.checks = checks or report
-        self.keys = DuplicateKeys(kind) if self.checks else None
-        self.report = ReportData(kind) if report else None
-        self._held = _Spilled() if spill else _Held()
+        self._stream = (
+            StreamChecks(kind, as_of, report=report, masked=mask) if self.checks else None
+        )
+        self._held = _Spilled(spill) if spill is not None else _Held()
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
-
-    @property
-    def active(self) -> bool:
-        """Whether the output differs from the run's tables at all."""
-        return self.checks or self.mask
 
     def chunk(self, table: pa.Table) -> pa.Table | None:
         """The chunk checked (row checks) and masked: held for :meth:`finish` with
         ``checks`` (None), else returned for the output at once."""
-        if self.keys is None:
+        if self._stream is None:
             return _mask(table, self.kind) if self.mask else table
         self._pending.append(table)  # checked a few thousand rows at a time: vectorised
         self._pending_rows += table.num_rows
@@ -151,51 +154,46 @@ class Audit:
 
     def _check(self) -> None:
         """Row checks, verdict so far and masking of the pending chunks; hold the result."""
-        if not self._pending:
+        if not self._pending or self._stream is None:
             return
-        table = pa.concat_tables(self._pending)
+        table = self._stream.first(pa.concat_tables(self._pending))
         self._pending, self._pending_rows = [], 0
-        assert self.keys is not None
-        columns = row_columns(to_pandas(table), self.kind, self.as_of, self.keys)
-        for column in [*columns, *Verdict(table.num_rows).add(columns).columns()]:
-            table = table.append_column(column.name, _arrow(column.values))
         self._held.put(_mask(table, self.kind) if self.mask else table)
 
-    def finish(self) -> Iterator[pa.Table]:
+    async def finish(self) -> AsyncGenerator[pa.Table, None]:
         """With ``checks``, the chunks held, in order, with the duplicate columns and the
-        final verdict (the report's data gathered on the way); nothing otherwise."""
-        if self.keys is None:
+        final verdict (the report's data gathered on the way); nothing otherwise.
+
+        The second pass gives the event loop a turn after each part, and judges the
+        duplicates of every row in a thread of its own: an interrupt (a cancel of the run)
+        lands within one part, however many rows the run has, and the caller's writer is
+        aborted, not committed.
+        """
+        if self._stream is None:
             return
         self._check()
-        duplicates = self.keys.columns()
-        start = 0
         try:
+            await _in_thread(self._stream.judge)
             for part in self._held.tables():
-                end = start + part.num_rows
-                yield self._complete(part, [_rows(c, start, end) for c in duplicates])
-                start = end
+                yield self._stream.second(part)
+                await asyncio.sleep(0)  # a cancellation point: the caller has written it
         finally:
             self._held.close()
 
-    def _complete(self, part: pa.Table, duplicates: Sequence[Column]) -> pa.Table:
-        passed, problems = (part.column(name).to_pylist() for name in _VERDICT)
-        verdict = Verdict.resume(passed, problems).add(duplicates).columns()
-        table = part.drop_columns(list(_VERDICT))
-        for column in [*duplicates, *verdict]:
-            table = table.append_column(column.name, _arrow(column.values))
-        if self.report is not None:
-            self.report.add(to_pandas(table), masked=self.mask)
-        return table
-
     def schema(self, base: pa.Schema) -> pa.Schema:
         """The schema of the output for tables of schema ``base``."""
-        if not self.active:
-            return base
-        probe = Audit(self.kind, checks=self.checks, mask=self.mask, as_of=self.as_of)
-        empty = probe.chunk(base.empty_table())
-        final = next(probe.finish(), empty)
-        assert final is not None
-        return final.schema
+        table = base.empty_table()
+        probe = StreamChecks(self.kind, self.as_of) if self.checks else None
+        table = probe.first(table) if probe is not None else table
+        table = _mask(table, self.kind) if self.mask else table
+        return (probe.second(table) if probe is not None else table).schema
+
+    def write_report(
+        self, path: str | os.PathLike[str], *, file_mode: int = DEFAULT_FILE_MODE
+    ) -> None:
+        """Write the HTML report of the rows :meth:`finish` gave (``report=True``)."""
+        assert self._stream is not None
+        self._stream.write_report(path, file_mode=file_mode)
 
     def close(self) -> None:
         """Drop what is held (a failed run)."""
@@ -203,6 +201,21 @@ class Audit:
         self._held.close()
 
 
-def _rows(column: Column, start: int, end: int) -> Column:
-    detail = None if column.detail is None else column.detail[start:end]
-    return Column(column.name, column.values[start:end], detail)
+async def _in_thread(work: Callable[[], None]) -> None:
+    """``work()`` in a daemon thread of its own, awaited.  The event loop stays free while
+    it runs, and a cancelled wait returns at once: the thread ends on its own, touching
+    nothing but its own data.  (``asyncio.to_thread`` would make ``asyncio.run`` wait for
+    it on the way out.)"""
+    done: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+    def run() -> None:
+        if done.set_running_or_notify_cancel():
+            try:
+                work()
+            except BaseException as exc:  # handed to the awaiting task
+                done.set_exception(exc)
+            else:
+                done.set_result(None)
+
+    threading.Thread(target=run, name="ocr-frames-checks", daemon=True).start()
+    await asyncio.wrap_future(done)

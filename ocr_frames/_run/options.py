@@ -25,7 +25,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+import math
+import numbers
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Final, Literal, TypedDict, TypeVar, overload
 
@@ -57,7 +59,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 @dataclasses.dataclass(frozen=True)
 class RunOptions:
-    """How a run goes; every field has its default and is checked when built.
+    """How a run goes; every field has its default and is checked when built, its type
+    as well as its value (ConfigurationError): a count is an ``int`` (not a ``bool``), a
+    rate or a timeout any real number, an on/off option a ``bool``.
 
     ``concurrency`` calls at once; ``rate_limit`` calls per second (or a
     :class:`~ocr_frames.Limiter`); ``retry`` the :class:`~ocr_frames.RetryPolicy`;
@@ -90,15 +94,23 @@ class RunOptions:
     mask: bool = False
 
     def __post_init__(self) -> None:
-        _at_least("concurrency", self.concurrency, 1)
-        _at_least("chunk_size", self.chunk_size, 1)
-        _at_least("chunk_bytes", self.chunk_bytes, 1)
-        _at_least("max_bytes", self.max_bytes, 1)
-        rate = self.rate_limit
-        if not isinstance(rate, (Limiter, type(None))) and not rate > 0:
-            raise ConfigurationError(f"rate_limit must be > 0 calls/s, got {rate}")
-        if not self.download_timeout > 0:
-            raise ConfigurationError(f"download_timeout must be > 0 s, got {self.download_timeout}")
+        for name in _COUNTS:
+            self._set(name, _count(name, getattr(self, name)))
+        if not isinstance(self.rate_limit, (Limiter, type(None))):
+            self._set("rate_limit", _positive("rate_limit", self.rate_limit, "calls per second"))
+        self._set(
+            "download_timeout", _positive("download_timeout", self.download_timeout, "seconds")
+        )
+        if not isinstance(self.retry, (RetryPolicy, type(None))):
+            raise ConfigurationError(
+                f"retry must be a RetryPolicy (e.g. RetryPolicy(max_attempts=3)) or None, "
+                f"not {_typed(self.retry)}"
+            )
+        for name in _FLAGS:
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigurationError(
+                    f"{name} must be True or False, not {_typed(getattr(self, name))}"
+                )
         _one_of("on_error", self.on_error, ON_ERROR_MODES)
         _one_of("url_mode", self.url_mode, URL_MODES)
         if self.as_of is not None and not isinstance(self.as_of, date):
@@ -106,12 +118,21 @@ class RunOptions:
                 f"as_of must be a datetime.date, not {type(self.as_of).__name__}"
             )
         if isinstance(self.as_of, datetime):
-            object.__setattr__(self, "as_of", self.as_of.date())
-        if self.url_allow_hosts is not None:
-            self.url_policy  # noqa: B018  (checks the list: a string is refused)
-            object.__setattr__(self, "url_allow_hosts", tuple(self.url_allow_hosts))
+            self._set("as_of", self.as_of.date())
+        hosts = self.url_allow_hosts
+        if hosts is not None:
+            if isinstance(hosts, (str, bytes)) or not isinstance(hosts, Iterable):
+                raise ConfigurationError(
+                    f"url_allow_hosts must be a list of host names, not {_typed(hosts)}"
+                )
+            self._set("url_allow_hosts", tuple(hosts))
+            self.url_policy  # noqa: B018  (checks each host name)
         if self.storage_options is not None:
-            object.__setattr__(self, "storage_options", dict(self.storage_options))
+            self._set("storage_options", _keywords("storage_options", self.storage_options))
+
+    def _set(self, name: str, value: Any) -> None:
+        """Store the checked (normalised) ``value`` of field ``name`` (the class is frozen)."""
+        object.__setattr__(self, name, value)
 
     @functools.cached_property
     def url_policy(self) -> UrlPolicy:
@@ -165,9 +186,40 @@ class RunKeywords(TypedDict, total=False):
     mask: bool
 
 
-def _at_least(name: str, value: int, low: int) -> None:
-    if not value >= low:
-        raise ConfigurationError(f"{name} must be >= {low}, got {value}")
+#: The fields that count something (an ``int`` >= 1), and the on/off ones (a ``bool``).
+_COUNTS: Final = ("concurrency", "max_bytes", "chunk_size", "chunk_bytes")
+_FLAGS: Final = ("progress", "shrink", "url_private", "checks", "mask")
+
+
+def _typed(value: object) -> str:
+    return f"{type(value).__name__} {value!r}"
+
+
+def _count(name: str, value: object) -> int:
+    """``value`` as an ``int`` >= 1 (any integer type, never a bool)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ConfigurationError(f"{name} must be a whole number, not {_typed(value)}")
+    if not (count := int(value)) >= 1:
+        raise ConfigurationError(f"{name} must be >= 1, got {count}")
+    return count
+
+
+def _positive(name: str, value: object, unit: str) -> float:
+    """``value`` as a finite ``float`` > 0 (ints too, never a bool)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ConfigurationError(f"{name} must be a number of {unit}, not {_typed(value)}")
+    if not ((number := float(value)) > 0 and math.isfinite(number)):
+        raise ConfigurationError(f"{name} must be > 0 {unit} (and finite), got {value}")
+    return number
+
+
+def _keywords(name: str, value: object) -> dict[str, Any]:
+    """``value`` as a dict of keyword arguments (a mapping with text keys)."""
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise ConfigurationError(
+            f"{name} must be a mapping of option names to values (a dict), not {_typed(value)}"
+        )
+    return dict(value)
 
 
 def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> None:

@@ -2,8 +2,9 @@
 masking and the HTML report on the way) and ``write_parquet`` (a result DataFrame).
 
 Each file is written once, atomically (:class:`~ocr_frames._tables.parquet.AtomicParquetWriter`):
-with ``checks``, the chunks wait in a private temporary file until the duplicate checks
-can be judged (see :mod:`ocr_frames._run.audit`), then go to the output in one pass.
+with ``checks``, the chunks wait in a private temporary file beside it until the
+duplicate checks can be judged (see :mod:`ocr_frames._run.audit`), then go to the output
+in one pass.  An interrupt at any point, that pass included, aborts the writer: no file.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import contextlib
 import os
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -20,19 +22,18 @@ import pyarrow as pa
 from ocr_frames._base.files import DEFAULT_FILE_MODE, check_file_mode
 from ocr_frames._base.sync import run_sync
 from ocr_frames._engine.contract import Engine
-from ocr_frames._errors import OCRError
+from ocr_frames._errors import ConfigurationError, OCRError
 from ocr_frames._run.audit import Audit
 from ocr_frames._run.options import RunKeywords, RunOptions, run_entry
 from ocr_frames._run.run import CacheDir, column_values, default_engine, stream_tables
 from ocr_frames._run.summary import FirstError, RunSummary
 from ocr_frames._tables.parquet import AtomicParquetWriter, file_metadata
-from ocr_frames.checks._report import render_html, write_html
 from ocr_frames.kinds import check_kind, schema
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["output_schema", "recognize_to_parquet", "write_parquet"]
+__all__ = ["check_file_path", "output_schema", "recognize_to_parquet", "write_parquet"]
 
 
 def _source_column(values: Sequence[Any]) -> pa.Array:
@@ -46,6 +47,26 @@ def _source_column(values: Sequence[Any]) -> pa.Array:
             else text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         )
     return pa.array(out, type=pa.string())
+
+
+def check_file_path(path: Any, name: str, *, folder_made: bool = False) -> Path:
+    """``path`` as a file this process can create, checked before anything is sent:
+    ConfigurationError for a directory, or a folder that is missing (unless
+    ``folder_made``: the writer makes it) or not writable."""
+    try:
+        target = Path(path)
+    except TypeError:
+        raise ConfigurationError(f"{name} must be a file path, not {path!r}") from None
+    if target.is_dir():
+        raise ConfigurationError(f"{name} is a directory, not a file: {target}")
+    folder = target.parent
+    if folder_made and not folder.exists():
+        return target
+    if not folder.is_dir():
+        raise ConfigurationError(f"{name}: no such directory: {folder}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigurationError(f"{name}: cannot create a file in {folder}")
+    return target
 
 
 def output_schema(kind: str) -> pa.Schema:
@@ -80,8 +101,9 @@ async def _arecognize_to_parquet(
                     sourced = table.add_column(0, "source", _source_column(chunk_values))
                     if (out := audit.chunk(sourced)) is not None:
                         writer.write(out)
-            for out in audit.finish():
-                writer.write(out)
+            async with contextlib.aclosing(audit.finish()) as checked:  # an interrupt: abort
+                async for out in checked:
+                    writer.write(out)
     finally:
         audit.close()
     return summary, errors
@@ -110,7 +132,10 @@ def recognize_to_parquet(
     chunk as the rows are written (the same values :func:`ocr_frames.checks.add_checks`
     and :func:`ocr_frames.mask.mask_frame` give on the whole table).  ``report``: also
     write the HTML audit report (:func:`ocr_frames.checks.report_html`, personal data
-    masked, mode ``file_mode``) there; it implies ``checks``.
+    masked, mode ``file_mode``) there; it implies ``checks``.  Both paths are checked
+    before anything is sent: a directory, or a missing folder for ``report`` (the output's
+    is created), is a ConfigurationError.  An interrupt (Ctrl-C, a cancelled task) leaves
+    neither file; the answers received stay cached.
 
     A run stopped by quota still writes every row (the rest with errcode 900011): check
     ``summary.stopped``.  With ``on_error="raise"`` the file is written all the same, then
@@ -119,20 +144,22 @@ def recognize_to_parquet(
     opts = RunOptions(**options)
     kind = check_kind(kind)
     check_file_mode(file_mode)
-    as_of = opts.as_of or date.today()
+    target = check_file_path(path, "path", folder_made=True)  # the writer makes the folder
+    if report is not None:
+        check_file_path(report, "report")
     audit = Audit(
         kind,
         checks=opts.checks,
         mask=opts.mask,
-        as_of=as_of,
+        as_of=opts.as_of or date.today(),
         report=report is not None,
-        spill=True,
+        spill=target.parent,  # beside the output (and its temporary file)
     )
     summary, errors = run_sync(
         _arecognize_to_parquet(images, kind, path, engine, cache_dir, opts, audit, file_mode)
     )
-    if report is not None and audit.report is not None:
-        write_html(render_html(audit.report, as_of=as_of.isoformat()), report, file_mode=file_mode)
+    if report is not None:
+        audit.write_report(report, file_mode=file_mode)
     if opts.on_error == "raise":
         errors.raise_first(summary)
     return summary

@@ -139,7 +139,8 @@ async def _atable(
                 tables.append(out)
             positions.extend(chunk_positions)
     if audit is not None:
-        tables.extend(audit.finish())
+        async with contextlib.aclosing(audit.finish()) as checked:
+            tables.extend([table async for table in checked])
     empty = schema(kind).empty_table()
     table = pa.concat_tables(tables) if tables else empty
     if not tables and audit is not None:

@@ -53,7 +53,7 @@ from ocr_frames._run.summary import RunSummary
 from ocr_frames._sources.batch import load_sources
 from ocr_frames._sources.source import ByteBudget, Source
 from ocr_frames._tables.flatten import to_arrow
-from ocr_frames.wechat._engine import WeChatEngine
+from ocr_frames.wechat import WeChatEngine
 
 log = logging.getLogger("ocr_frames")
 

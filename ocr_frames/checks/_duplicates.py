@@ -13,12 +13,15 @@ Error rows and rows without a value get NA.
 A row's verdict depends on rows after it (both rows of a pair are flagged), so the keys
 are gathered first and judged at the end: :class:`DuplicateKeys` takes a table whole or
 chunk by chunk (a run streaming to Parquet), keeps per row only a code for its image and
-one for its number (distinct values in a dict), and :meth:`DuplicateKeys.columns` gives
-the columns of every row added, the same whichever way the rows came.
+one for its number (distinct values in a dict), and :meth:`DuplicateKeys.judge` judges
+every row added at once, the same whichever way the rows came; its :class:`Duplicates`
+give the columns a slice of rows at a time (a stream's second pass), the problem texts
+made only for that slice.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
@@ -46,34 +49,66 @@ def _first(codes: Codes, k: int, rows: npt.NDArray[np.bool_]) -> npt.NDArray[np.
     return first
 
 
-def _columns(prefix: str, codes: Codes, keys: npt.NDArray[np.int64], message: str) -> list[Column]:
+@dataclass(frozen=True)
+class _Judged:
+    """One duplicate check judged over every row of the table: ``check_<prefix>_unique``
+    and ``check_<prefix>_group``, any slice of rows at a time (:meth:`columns`)."""
+
+    prefix: str
+    unique: pd.arrays.BooleanArray
+    groups: pd.arrays.IntegerArray
+    repeated: npt.NDArray[np.bool_]
+    other: npt.NDArray[np.intp]  # per repeated row: the row named in its problem text
+    message: str
+
+    def columns(self, start: int, end: int) -> list[Column]:
+        """The two columns of rows ``start:end`` (their problem texts made here, so a
+        stream of slices never holds one string per row of the table)."""
+        detail = np.full(end - start, None, dtype=object)
+        other = self.other[start:end]
+        for row in np.flatnonzero(self.repeated[start:end]).tolist():
+            detail[row] = self.message.format(row=int(other[row]))
+        return [
+            Column(f"check_{self.prefix}_unique", self.unique[start:end], detail),
+            Column(f"check_{self.prefix}_group", self.groups[start:end]),
+        ]
+
+
+def _judge(prefix: str, codes: Codes, keys: npt.NDArray[np.int64], message: str) -> _Judged:
     """``check_<prefix>_unique``: no other row with the same code and a different key.
 
     ``keys`` tells rows apart (the row itself for images, the image for numbers);
     ``check_<prefix>_group`` is the first row of the code's group when not unique.
+    Vectorised, without sorting: a code is repeated when one of its rows has a key other
+    than its first row's.
     """
     n, k = len(codes), int(codes.max(initial=-1)) + 1
     present = codes >= 0
     safe = np.where(present, codes, k)  # slot k: rows without a code (never repeated)
-    pairs = np.unique(codes[present].astype(np.int64) * (2 * n + 1) + keys[present])
-    distinct = np.bincount(pairs // (2 * n + 1), minlength=k + 1)
     first = _first(codes, k + 1, present)
     first_key = np.append(keys, -1)[first]  # -1 for the empty slot
     differs = present & (keys != first_key[safe])
     first_other = _first(codes, k + 1, differs)
-    repeated = present & (distinct[safe] > 1)
+    repeated = present & (first_other[safe] < n)
     other = np.where(differs, first[safe], first_other[safe])
     unique = pd.array(~repeated, dtype=BOOL)
     unique[~present] = pd.NA
     groups = pd.array(np.where(repeated, first[safe], 0), dtype=INT)
     groups[~repeated] = pd.NA
-    detail = np.full(n, None, dtype=object)
-    for row in np.flatnonzero(repeated).tolist():
-        detail[row] = message.format(row=int(other[row]))
-    return [
-        Column(f"check_{prefix}_unique", unique, detail),
-        Column(f"check_{prefix}_group", groups),
-    ]
+    return _Judged(prefix, unique, groups, repeated, other, message)
+
+
+class Duplicates:
+    """The duplicate columns of every row of a table, judged once
+    (:meth:`DuplicateKeys.judge`), given a slice of rows at a time."""
+
+    def __init__(self, judged: list[_Judged], rows: int) -> None:
+        self._judged, self.rows = judged, rows
+
+    def columns(self, start: int = 0, end: int | None = None) -> list[Column]:
+        """``check_image_*`` (and ``check_number_*``) of rows ``start:end`` (default: all)."""
+        end = self.rows if end is None else end
+        return [column for judged in self._judged for column in judged.columns(start, end)]
 
 
 class DuplicateKeys:
@@ -109,22 +144,26 @@ class DuplicateKeys:
             found = numbers if numbers is not None else encode(text_column(df, column), ok)
             self._num.append(_global(found, self._numbers))
 
-    def columns(self) -> list[Column]:
-        """``check_image_*`` (and ``check_number_*`` for kinds with a number) of every row
-        added, in order."""
+    def judge(self) -> Duplicates:
+        """Judge every row added (in order): their duplicate columns, a slice at a time."""
         sha = np.concatenate([np.empty(0, np.intp), *self._sha])
         ok = np.concatenate([np.empty(0, bool), *self._ok])
         n = len(sha)
         rows = np.arange(n, dtype=np.int64)
         image = np.where(ok & (sha >= 0), sha, -1)
-        columns = _columns("image", image, rows, "same image as row {row}")
+        judged = [_judge("image", image, rows, "same image as row {row}")]
         if self.kind in NUMBER_COLUMNS:
             numbers = np.concatenate([np.empty(0, np.intp), *self._num])
             # a row without image bytes counts as an image of its own
             key = np.where(sha >= 0, sha, n + rows).astype(np.int64)
             message = "same document number as row {row} (another image)"
-            columns += _columns("number", numbers, key, message)
-        return columns
+            judged.append(_judge("number", numbers, key, message))
+        return Duplicates(judged, n)
+
+    def columns(self) -> list[Column]:
+        """``check_image_*`` (and ``check_number_*`` for kinds with a number) of every row
+        added, in order."""
+        return self.judge().columns()
 
 
 def _global(found: tuple[Codes, list[str]], table: dict[str, int]) -> Codes:

@@ -36,7 +36,7 @@ from ocr_frames.kinds import KINDS
 from ocr_frames.local import LocalEngine
 from ocr_frames.mask import mask_frame
 from ocr_frames.testing import WeChatEmulator
-from ocr_frames.wechat._engine import WeChatEngine
+from ocr_frames.wechat import WeChatEngine
 
 ENGINES = ("local", "wechat", "emulator")
 

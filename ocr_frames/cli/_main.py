@@ -24,13 +24,13 @@ from ocr_frames._cache.store import ResultCache
 from ocr_frames._engine.contract import Engine
 from ocr_frames._errors import LOCAL_CODES, PLATFORM_CODES, OCRError, QuotaExceeded
 from ocr_frames._run.estimate import estimate_cost
-from ocr_frames._run.output import recognize_to_parquet
+from ocr_frames._run.output import check_file_path, recognize_to_parquet
 from ocr_frames.cli._demo import run_demo
 from ocr_frames.cli._inputs import read_images
 from ocr_frames.cli._parser import build_parser, run_options
 from ocr_frames.kinds import KINDS, schema, spec
 from ocr_frames.local import LocalEngine, serve
-from ocr_frames.wechat._engine import WeChatEngine
+from ocr_frames.wechat import WeChatEngine
 
 __all__ = ["main"]
 
@@ -56,6 +56,10 @@ def _engine(args: argparse.Namespace) -> Engine:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     opts = run_options(args)  # bad values stop here, before any input is read
+    if not args.dry_run:  # nor a file it could not write
+        check_file_path(args.out, "--out", folder_made=True)
+        if args.report:
+            check_file_path(args.report, "--report")
     images = read_images(args.input, column=args.column)
     engine = _engine(args)
     if args.dry_run:

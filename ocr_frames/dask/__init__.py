@@ -43,8 +43,10 @@ Requires ``pip install 'ocr-frames[dask]'`` (dask[dataframe] and distributed); a
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
+from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
 
 import cloudpickle  # type: ignore[import-untyped]
@@ -53,7 +55,7 @@ import pandas as pd
 from ocr_frames._engine.contract import Engine
 from ocr_frames._engine.policy import Limiter
 from ocr_frames._errors import ConfigurationError
-from ocr_frames._run.accessor import _join_results
+from ocr_frames._run.accessor import join_results
 from ocr_frames._run.options import RunKeywords, RunOptions, run_entry
 from ocr_frames._run.pipeline import audit_frame
 from ocr_frames._run.pipeline import recognize as _recognize
@@ -120,7 +122,7 @@ def _recognize_partition(
     results = _recognize(part[column], kind, engine=engine.build(), **options)
     results.attrs = {}  # per-partition summaries do not concatenate; keep meta-like frames
     if join:
-        return _join_results(part, results, prefix)
+        return join_results(part, results, prefix)
     return results.add_prefix(prefix) if prefix else results
 
 
@@ -171,6 +173,8 @@ def recognize(
       ``limiter_name`` and installs it on the scheduler of ``client`` (default: the
       current client; one is required), or pass a limiter object.  ``concurrency`` is
       per partition;
+    * ``as_of`` (for ``checks``) defaults to the day the graph is built, the same for
+      every partition (not each worker's day when it runs);
     * ``checks``: the duplicate checks (``check_image_*``, ``check_number_*`` and so
       ``check_passed``) compare the rows of one partition only; for the whole table, run
       :func:`ocr_frames.checks.add_checks` on the computed frame instead.
@@ -181,6 +185,8 @@ def recognize(
     """
     options.setdefault("progress", False)  # no bars on the workers unless asked
     opts = RunOptions(**options)
+    if opts.checks and opts.as_of is None:  # one day for every partition, wherever it runs
+        opts = dataclasses.replace(opts, as_of=date.today())
     check_kind(kind)
     if column not in ddf.columns:
         raise KeyError(f"no column {column!r} in the Dask DataFrame")
@@ -191,7 +197,7 @@ def recognize(
     empty = ddf._meta
     result_meta = audit_frame(meta(kind, empty.index), kind, opts)  # check_* columns too
     result_meta = (
-        _join_results(empty, result_meta, prefix)
+        join_results(empty, result_meta, prefix)
         if join
         else (result_meta.add_prefix(prefix) if prefix else result_meta)
     )

@@ -21,7 +21,7 @@ client at a gateway or at :class:`ocr_frames.testing.WeChatEmulator`.
 
 One implementation
     :class:`AsyncWeChatClient` is the client; :class:`WeChatClient` is a thin blocking
-    wrapper that runs it on a private event-loop thread (why, and what that costs: see
+    wrapper that runs it on a private event loop (why, and what that costs: see
     :mod:`ocr_frames.wechat._client`).  Both have the same deadline: ``deadline`` seconds
     for the whole call (connect, send, every byte of the answer), an ``asyncio.timeout``
     that stops a stalled or trickling server at once and never swallows a cancel.

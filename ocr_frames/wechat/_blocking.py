@@ -108,11 +108,37 @@ def as_async(
     to the blocking client may block, and must not block the event loop.
     """
     if http_client is not None:
-        client = http_client
-        return BlockingTransport(lambda request: client.send(request, stream=True))
+        return BlockingTransport(_ResentThrough(http_client))
     if transport is None:
         return None
     return BlockingTransport(transport.handle_request, transport.close)
+
+
+class _ResentThrough:
+    """Sends a request of the async client as ``http_client`` would have built it.
+
+    The request arrives built by the async client around it, with that client's default
+    headers (its User-Agent, say) and none of ``http_client``'s: so it is built again by
+    ``http_client`` - its headers, cookies, query parameters, auth and timeout defaults
+    apply, as if the call had been made on it - from what the call itself sets: method,
+    URL (its query merged with the client's parameters), body, Content-Type (the only
+    header a WeChat client call sets) and extensions (the call's timeout).
+    """
+
+    def __init__(self, client: httpx.Client) -> None:
+        self._client = client
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        content_type = request.headers.get("Content-Type")
+        again = self._client.build_request(
+            request.method,
+            request.url.copy_with(query=None),
+            params=request.url.params,  # merged with the client's, not replaced by them
+            content=request.content,
+            headers=None if content_type is None else {"Content-Type": content_type},
+            extensions=request.extensions,
+        )
+        return self._client.send(again, stream=True)
 
 
 def _next_chunk(chunks: Iterator[bytes]) -> bytes:

@@ -3,31 +3,39 @@
 One implementation.  :class:`AsyncWeChatClient` is the client: tokens, the
 compare-and-swap refresh, the capped streamed read, the deadline.  :class:`WeChatClient`
 is a thin blocking wrapper: it owns an :class:`AsyncWeChatClient` and a private event loop
-in a daemon thread (:class:`~ocr_frames._base.loop.LoopThread`), and each method submits
-the async method to that loop and waits.  Chosen over generating the sync client from
-the async one (as httpcore does with unasync) because the deadline is an
-``asyncio.timeout`` around the whole exchange, which cancels a stalled read at once and
-never loses a cancel (CPython gh-86296, see :mod:`ocr_frames._base.deadline`); generated
-blocking code could only check a clock between chunks.  The price: one loop thread per
-sync client (started by its first call, stopped by ``close``), and a blocking
-``transport``, ``mounts`` or ``http_client=httpx.Client`` is driven from worker threads
+(:class:`~ocr_frames._base.loop.SharedLoop`), and each method runs the async method on
+that loop, driven by the calling thread itself (or by the thread already driving it for
+another caller).  Chosen over generating the sync client from the async one (as httpcore
+does with unasync) because the deadline is an ``asyncio.timeout`` around the whole
+exchange, which cancels a stalled read at once and never loses a cancel (CPython
+gh-86296, see :mod:`ocr_frames._base.deadline`); generated blocking code could only check
+a clock between chunks.  The price: a blocking ``transport``, ``mounts`` or
+``http_client=httpx.Client`` is driven from worker threads
 (:mod:`ocr_frames.wechat._blocking`).  Threads calling one :class:`WeChatClient` share its
-loop, its connections and its token lock.
+loop, its connections and its token lock; a forked child gets a loop, an
+:class:`AsyncWeChatClient` and connections of its own, and keeps the token.  Without a
+transport of the user's, the calls go out as :class:`~ocr_frames.wechat.WeChatEngine`'s
+do (:func:`default_transports`; bench/notes.md, "The blocking client").
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import weakref
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 import httpx
 
 from ocr_frames._base.deadline import DeadlineExpired, within
-from ocr_frames._base.loop import LoopThread
+from ocr_frames._base.loop import SharedLoop
 from ocr_frames._errors import TOKEN_CODES, error_for_code
+from ocr_frames._http.h11 import H11Transport
+from ocr_frames._http.proxies import proxy_mounts, proxy_routes
+from ocr_frames._http.sharded import ShardedTransport
 from ocr_frames.wechat._blocking import as_async
 from ocr_frames.wechat._config import USER_AGENT, BaseClient, OCRCall, check_http_options
 from ocr_frames.wechat._parse import parse_response
@@ -42,6 +50,7 @@ __all__ = [
     "DEFAULT_TOKEN_ENDPOINT",
     "AsyncWeChatClient",
     "WeChatClient",
+    "default_transports",
 ]
 
 DEFAULT_BASE_URL: Final = "https://api.weixin.qq.com"
@@ -174,6 +183,9 @@ class AsyncWeChatClient(BaseClient):
         self, method: str, url: str | httpx.URL, what: str, **kwargs: Any
     ) -> tuple[int, bytes, str | None]:
         capped = self._capped(what)
+        if isinstance(url, httpx.URL) and self._http.params:
+            # httpx would replace the URL's query (the token) with the client's parameters
+            url, kwargs = url.copy_with(query=None), {**kwargs, "params": url.params}
 
         async def exchange() -> httpx.Response:
             async with self._http.stream(method, url, timeout=self._timeout, **kwargs) as response:
@@ -195,8 +207,11 @@ class WeChatClient:
     """Blocking client: each call runs :class:`AsyncWeChatClient`'s on a private loop.
 
     Thread-safe (calls from many threads run concurrently on that loop and share the
-    token under its lock).  ``transport``, ``mounts`` and ``http_client`` are blocking
-    httpx objects, as in any blocking httpx code.
+    token under its lock), and usable in a forked child (which gets a loop and
+    connections of its own, and keeps the token).  ``transport``, ``mounts`` and
+    ``http_client`` are blocking httpx objects, as in any blocking httpx code; without
+    ``transport`` or ``http_client`` the calls go out through the transports
+    :class:`~ocr_frames.wechat.WeChatEngine` uses (:func:`default_transports`).
     """
 
     def __init__(
@@ -217,23 +232,26 @@ class WeChatClient:
         mounts: Mapping[str, httpx.BaseTransport | None] | None = None,
     ) -> None:
         check_http_options(http_client, transport, limits, mounts)
-        self._client = AsyncWeChatClient(
-            appid=appid,
-            secret=secret,
-            access_token=access_token,
-            base_url=base_url,
-            token_endpoint=token_endpoint,
-            timeout=timeout,
-            max_response_bytes=max_response_bytes,
-            refresh_margin=refresh_margin,
-            deadline=deadline,
-            limits=limits,
-            transport=as_async(transport, http_client),
-            mounts=None if mounts is None else {k: as_async(t, None) for k, t in mounts.items()},
+        make = functools.partial(
+            _async_client,
+            {
+                "appid": appid,
+                "secret": secret,
+                "access_token": access_token,
+                "base_url": base_url,
+                "token_endpoint": token_endpoint,
+                "timeout": timeout,
+                "max_response_bytes": max_response_bytes,
+                "refresh_margin": refresh_margin,
+                "deadline": deadline,
+            },
+            _BlockingHTTP(limits, transport, http_client, mounts),
         )
-        self._loop = LoopThread("ocr-frames-wechat")
-        # a client dropped without close() must not leave its loop thread behind
-        self._stop_loop = weakref.finalize(self, self._loop.stop)
+        #: this process's first client; its configuration answers the properties
+        self._client = make(None)
+        self._loop = SharedLoop("ocr-frames-wechat", self._client, make, AsyncWeChatClient.aclose)
+        # a client dropped without close() must not leave its loop open
+        self._stop_loop = weakref.finalize(self, self._loop.stop, close=False)
 
     @property
     def appid(self) -> str | None:
@@ -254,27 +272,72 @@ class WeChatClient:
         self, kind: str, img: bytes | None = None, *, img_url: str | None = None
     ) -> dict[str, Any]:
         """Recognise one image; return the answer dict whatever its errcode."""
-        return self._loop.run(self._client.request(kind, img, img_url=img_url))
+        return self._loop.run(lambda client: client.request(kind, img, img_url=img_url))
 
     def ocr(
         self, kind: str, img: bytes | None = None, *, img_url: str | None = None
     ) -> dict[str, Any]:
         """Like :meth:`request`, but raise the matching OCRError unless errcode is 0."""
-        return self._loop.run(self._client.ocr(kind, img, img_url=img_url))
+        return self._loop.run(lambda client: client.ocr(kind, img, img_url=img_url))
 
     def get_token(self) -> str:
         """The access token in force, fetched (once, under the lock) when due."""
-        return self._loop.run(self._client.get_token())
+        return self._loop.run(AsyncWeChatClient.get_token)
 
     def close(self) -> None:
-        """Close the HTTP client (unless it was passed in as ``http_client``), end the loop."""
-        try:
-            self._loop.run(self._client.aclose())
-        finally:
-            self._stop_loop()
+        """Close the HTTP client (unless it was passed in as ``http_client``), end the loop.
+
+        Closing again does nothing; a call after it raises RuntimeError."""
+        self._loop.stop()
 
     def __enter__(self) -> WeChatClient:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+@dataclass(frozen=True)
+class _BlockingHTTP:
+    """The blocking HTTP options of a :class:`WeChatClient`, as given."""
+
+    limits: httpx.Limits | None
+    transport: httpx.BaseTransport | None
+    http_client: httpx.Client | None
+    mounts: Mapping[str, httpx.BaseTransport | None] | None
+
+
+def _async_client(
+    options: dict[str, Any], http: _BlockingHTTP, previous: AsyncWeChatClient | None
+) -> AsyncWeChatClient:
+    """The async client a :class:`WeChatClient` runs in this process (``previous``: the
+    one of the process it was forked from, whose token it takes over)."""
+    limits, transport = http.limits, as_async(http.transport, http.http_client)
+    mounts: dict[str, httpx.AsyncBaseTransport | None] = {}
+    if transport is None:  # none of the user's: WeChatEngine's (with limits applied)
+        limits, (transport, mounts) = None, default_transports(None, http.limits)
+    mounts.update({key: as_async(each, None) for key, each in (http.mounts or {}).items()})
+    client = AsyncWeChatClient(**options, limits=limits, transport=transport, mounts=mounts or None)
+    if previous is not None:
+        client._take_tokens(previous)
+    return client
+
+
+def default_transports(
+    proxy: str | None, limits: httpx.Limits | None
+) -> tuple[httpx.AsyncBaseTransport, dict[str, httpx.AsyncBaseTransport | None]]:
+    """``transport`` and ``mounts`` for a client of our own: the lean h11 transport for
+    direct calls, httpx's own (sharded) for proxied ones, through ``proxy`` or the
+    environment's proxies (see :mod:`ocr_frames._http.proxies`); with ``limits``, httpx's
+    transport for both."""
+
+    def through(route: httpx.Proxy) -> httpx.AsyncBaseTransport:
+        if limits is None:
+            return ShardedTransport(proxy=route)
+        return httpx.AsyncHTTPTransport(limits=limits, proxy=route)
+
+    if limits is None:
+        transport: httpx.AsyncBaseTransport = H11Transport()
+    else:
+        transport = httpx.AsyncHTTPTransport(limits=limits)
+    return transport, proxy_mounts(proxy_routes(proxy), through)

@@ -155,6 +155,11 @@ class BaseClient:
     def _can_refresh(self) -> bool:
         return self._fixed_token is None
 
+    def _take_tokens(self, other: BaseClient) -> None:
+        """Use ``other``'s token (and hide it the same way) instead of fetching one: the
+        client of a forked child takes over its parent's."""
+        self._tokens, self._scrub = other._tokens, other._scrub
+
     def _url(self, path: str) -> str:
         return self.base_url + path
 

@@ -20,10 +20,8 @@ import httpx
 from ocr_frames._engine.base import BaseEngine
 from ocr_frames._engine.contract import Answer
 from ocr_frames._errors import E_TRANSPORT, ConfigurationError, ImageError, TransportError
-from ocr_frames._http.h11 import H11Transport
-from ocr_frames._http.proxies import check_proxy, proxy_mounts, proxy_routes, shown_proxy
-from ocr_frames._http.sharded import ShardedTransport
-from ocr_frames.wechat._client import DEFAULT_BASE_URL, AsyncWeChatClient
+from ocr_frames._http.proxies import check_proxy, shown_proxy
+from ocr_frames.wechat._client import DEFAULT_BASE_URL, AsyncWeChatClient, default_transports
 from ocr_frames.wechat._config import check_base_url
 
 __all__ = ["WeChatEngine"]
@@ -124,7 +122,8 @@ class WeChatEngine(BaseEngine):
             # an httpx.AsyncClient belongs to the loop that opened its connections
             options = dict(self._client_options)
             if "http_client" not in options and "transport" not in options:
-                options.update(_http_options(self._proxy, options.pop("limits", None)))
+                transport, mounts = default_transports(self._proxy, options.pop("limits", None))
+                options.update(transport=transport, mounts=mounts)
             self._client = AsyncWeChatClient(
                 appid=self._appid,
                 secret=self._secret,
@@ -151,23 +150,6 @@ class WeChatEngine(BaseEngine):
         client, self._client, self._loop = self._client, None, None
         if client is not None:
             await client.aclose()
-
-
-def _http_options(proxy: str | None, limits: Any) -> dict[str, Any]:
-    """``transport`` and ``mounts`` for the engine's client: the lean h11 transport for
-    direct calls, httpx's own (sharded) with ``proxy=`` for proxied ones (see
-    :mod:`ocr_frames._http.proxies`); with ``limits``, httpx's transport for both."""
-
-    def through(route: httpx.Proxy) -> httpx.AsyncBaseTransport:
-        if limits is None:
-            return ShardedTransport(proxy=route)
-        return httpx.AsyncHTTPTransport(limits=limits, proxy=route)
-
-    if limits is None:
-        transport: httpx.AsyncBaseTransport = H11Transport()
-    else:
-        transport = httpx.AsyncHTTPTransport(limits=limits)
-    return {"transport": transport, "mounts": proxy_mounts(proxy_routes(proxy), through)}
 
 
 def _backend(base_url: str) -> str:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from ocr_frames.testing import WeChatEmulator
-from tests.helpers import ImageFiles, cli_env, run_cli
+from tests.helpers import ImageFiles, cli_env, make_png, run_cli
 
 
 def test_help_lists_commands_and_exit_codes() -> None:
@@ -135,8 +139,6 @@ def test_run_with_checks_mask_and_report(
     emulator: WeChatEmulator, image_files: ImageFiles, tmp_path: Path
 ) -> None:
     paths = image_files(2)
-    import hashlib
-
     for path, number in zip(paths, ["11010519491231002X", "110105194912310021"], strict=True):
         sha = hashlib.sha256(Path(path).read_bytes()).hexdigest()
         emulator.register(sha, "idcard", {"type": "Front", "name": "王五", "id": number})
@@ -168,8 +170,6 @@ def test_run_with_checks_mask_and_report(
 
 
 def test_no_shrink_and_storage_options_flags(emulator: WeChatEmulator, tmp_path: Path) -> None:
-    from tests.helpers import make_png
-
     big = tmp_path / "imgs" / "big.png"
     big.parent.mkdir()
     big.write_bytes(make_png(3, 1100, 1100))  # noise PNG of ~3.6 MB
@@ -190,3 +190,89 @@ def test_no_shrink_and_storage_options_flags(emulator: WeChatEmulator, tmp_path:
     ok_opts = run_cli(*with_options, '{"skip_instance_cache": true}', env=env)
     assert ok_opts.returncode == 0, ok_opts.stderr
     assert pd.read_parquet(out)["errcode"].tolist() == [900001]  # a fresh memory:// is empty
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--report", "{tmp}/no-such-dir/audit.html", "no such directory"),
+        ("--report", "{tmp}", "report is a directory"),
+        ("--out", "{tmp}", "--out is a directory"),
+        ("--storage-options", "[1]", "storage_options must be a mapping"),
+        ("--storage-options", '{{"anon": true, "1": 2}}', None),
+    ],
+)
+def test_bad_paths_and_options_exit_2_before_any_call(
+    flag: str,
+    value: str,
+    message: str | None,
+    emulator: WeChatEmulator,
+    image_files: ImageFiles,
+    tmp_path: Path,
+) -> None:
+    folder = str(Path(image_files(2)[0]).parent)
+    out = tmp_path / "o.parquet"
+    args = {"--out": str(out), flag: value.format(tmp=tmp_path)}
+    flags = [text for pair in args.items() for text in pair]
+    proc = run_cli(
+        "run", folder, "--kind", "idcard", *flags, env=cli_env(emulator, tmp_path / "cache")
+    )
+    if message is None:  # the good case of the same flag, for contrast
+        assert proc.returncode == 0, proc.stderr
+        return
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert emulator.total_billed == 0 and not out.exists()
+
+
+#: ``ocr-frames`` with Ctrl-C (a real SIGINT to itself) as the second pass of ``--checks``
+#: begins, and the number of chunks that pass went on to afterwards printed at exit.
+_INTERRUPTED_CLI = textwrap.dedent(
+    """
+    import atexit, signal, sys
+    from ocr_frames.checks._stream import StreamChecks
+    from ocr_frames.cli import main
+
+    parts = []
+    second = StreamChecks.second
+
+    def interrupted(self, part):
+        if part.num_rows:  # not the output schema's probe
+            parts.append(part.num_rows)
+            if len(parts) == 1:
+                signal.raise_signal(signal.SIGINT)
+        return second(self, part)
+
+    StreamChecks.second = interrupted
+    atexit.register(lambda: print(f"second-pass chunks: {len(parts)}", file=sys.stderr))
+    sys.exit(main(sys.argv[1:]))
+    """
+)
+
+
+def test_ctrl_c_in_the_checks_second_pass_writes_no_file(
+    emulator: WeChatEmulator, image_files: ImageFiles, tmp_path: Path
+) -> None:
+    folder = str(Path(image_files(6)[0]).parent)
+    out, page = tmp_path / "out" / "ids.parquet", tmp_path / "audit.html"
+    args = [
+        "run", folder, "--kind", "idcard", "--out", str(out), "--report", str(page),
+        "--chunk-size", "2", "--no-progress",
+    ]  # fmt: skip
+    env = cli_env(emulator, tmp_path / "cache")
+    proc = subprocess.run(
+        [sys.executable, "-c", _INTERRUPTED_CLI, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 130, proc.stderr
+    assert "second-pass chunks: 1" in proc.stderr, proc.stderr
+    assert not out.exists() and not page.exists()
+    assert not list(out.parent.iterdir()), "a temporary file was left beside the output"
+    assert emulator.total_billed == 6
+    again = run_cli(*args, env=env)
+    assert again.returncode == 0, again.stderr
+    assert "0 billed calls" in again.stderr and page.exists()
+    assert emulator.total_billed == 6

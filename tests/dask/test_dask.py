@@ -43,6 +43,7 @@ QUOTA = 20  # admitted calls per window
 RATE = 8.0  # the configured cluster-wide rate: 16 calls per window, 80% of the quota
 CALLS = 48  # 12 per worker: 6 s at RATE
 NO_RETRY = of.RetryPolicy(max_attempts=1)  # a refusal shows up as a row, not a 60-s pause
+GOOD_ID = "11010519491231002X"  # born 1949-12-31
 
 
 class TimedEmulator(WeChatEmulator):
@@ -172,6 +173,31 @@ def test_every_run_option_reaches_the_partitions(
     assert all("*" in v for v in df["id"])
     # duplicates are judged within a partition (documented): none in these
     assert df["check_image_unique"].tolist() == [True] * 4
+
+
+def test_checks_judge_every_partition_on_the_day_the_graph_was_built(
+    emulator: WeChatEmulator, image_files: ImageFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``as_of`` left out: not each worker's own today (a partition may run after
+    midnight, or on a machine whose clock differs), but one day for the whole frame."""
+    paths = image_files(2)
+    for path in paths:
+        emulator.register(Path(path).read_bytes(), "idcard", {"type": "Front", "id": GOOD_ID})
+    built_on = date.today()
+    out = ofd.recognize(
+        frame_of(paths, partitions=2),
+        "path",
+        "idcard",
+        engine=engine_for(emulator),
+        checks=True,
+        cache_dir=False,
+    )
+    # the workers' clock from now on: a day on which that person was 40
+    monkeypatch.setattr(of.checks, "_as_of", lambda day: day or date(1990, 1, 1))
+    df = out.compute(scheduler="sync")  # in this process, so the clock above applies
+    born = date(1949, 12, 31)
+    age = built_on.year - born.year - ((built_on.month, built_on.day) < (born.month, born.day))
+    assert df["check_id_age"].tolist() == [age, age]
 
 
 def test_bad_arguments_fail_before_anything_runs(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -20,6 +21,8 @@ from ocr_frames._run.accessor import OCRAccessor
 from ocr_frames._run.options import RunKeywords, RunOptions
 from ocr_frames.cli._parser import RUN_EXTRAS, build_parser, run_options
 from ocr_frames.kinds import KINDS
+from ocr_frames.testing import WeChatEmulator
+from tests.helpers import make_png
 
 FIELDS = frozenset(f.name for f in dataclasses.fields(RunOptions))
 
@@ -103,37 +106,99 @@ def test_the_typed_keywords_match_the_fields() -> None:
         assert annotations[field.name].__forward_arg__ == field.type, field.name
 
 
+BAD_OPTIONS: list[tuple[dict[str, Any], str]] = [
+    ({"chunk_size": 0}, "chunk_size must be >= 1, got 0"),
+    ({"chunk_bytes": 0}, "chunk_bytes must be >= 1"),
+    ({"concurrency": 0}, "concurrency must be >= 1"),
+    ({"max_bytes": 0}, "max_bytes must be >= 1"),
+    ({"rate_limit": 0}, "rate_limit must be > 0"),
+    ({"rate_limit": float("nan")}, "rate_limit must be > 0"),
+    ({"download_timeout": 0}, "download_timeout must be > 0"),
+    ({"download_timeout": float("inf")}, "download_timeout must be > 0 seconds .and finite"),
+    ({"url_mode": "upload"}, "url_mode must be 'download' or 'passthrough', not 'upload'"),
+    ({"on_error": "ignore"}, "on_error must be 'keep' or 'raise'"),
+    ({"as_of": "2026-01-01"}, "as_of must be a datetime.date, not str"),
+    ({"url_allow_hosts": "images.internal"}, "url_allow_hosts must be a list"),
+    ({"url_allow_hosts": 5}, "url_allow_hosts must be a list of host names, not int 5"),
+    # the type of each field: never a TypeError, nor a value taken that fails later
+    ({"retry": 3}, "retry must be a RetryPolicy .* not int 3"),
+    ({"storage_options": "abc"}, "storage_options must be a mapping .* not str 'abc'"),
+    ({"storage_options": [1]}, "storage_options must be a mapping"),
+    ({"storage_options": {1: 2}}, "storage_options must be a mapping of option names"),
+    ({"chunk_size": "10"}, "chunk_size must be a whole number, not str '10'"),
+    ({"chunk_bytes": 1e6}, "chunk_bytes must be a whole number, not float"),
+    ({"concurrency": 2.5}, "concurrency must be a whole number, not float 2.5"),
+    ({"concurrency": True}, "concurrency must be a whole number, not bool True"),
+    ({"max_bytes": 2.5}, "max_bytes must be a whole number"),
+    ({"rate_limit": "5"}, "rate_limit must be a number of calls per second, not str '5'"),
+    ({"rate_limit": True}, "rate_limit must be a number of calls per second, not bool"),
+    ({"download_timeout": "5"}, "download_timeout must be a number of seconds, not str"),
+    ({"shrink": "no"}, "shrink must be True or False, not str 'no'"),
+    ({"checks": "yes"}, "checks must be True or False"),
+    ({"mask": 1}, "mask must be True or False, not int 1"),
+    ({"progress": None}, "progress must be True or False, not NoneType"),
+    ({"url_private": 0}, "url_private must be True or False"),
+]
+"""Run options refused, with (a pattern of) the message."""
+
+
 @pytest.mark.parametrize(
-    ("options", "message"),
-    [
-        ({"chunk_size": 0}, "chunk_size must be >= 1, got 0"),
-        ({"chunk_bytes": 0}, "chunk_bytes must be >= 1"),
-        ({"concurrency": 0}, "concurrency must be >= 1"),
-        ({"max_bytes": 0}, "max_bytes must be >= 1"),
-        ({"rate_limit": 0}, "rate_limit must be > 0"),
-        ({"download_timeout": 0}, "download_timeout must be > 0"),
-        ({"url_mode": "upload"}, "url_mode must be 'download' or 'passthrough', not 'upload'"),
-        ({"on_error": "ignore"}, "on_error must be 'keep' or 'raise'"),
-        ({"as_of": "2026-01-01"}, "as_of must be a datetime.date, not str"),
-        ({"url_allow_hosts": "images.internal"}, "url_allow_hosts must be a list"),
-    ],
+    ("options", "message"), BAD_OPTIONS, ids=[repr(options) for options, _ in BAD_OPTIONS]
 )
 def test_bad_options_are_configuration_errors_at_every_entry_point(
-    options: dict[str, Any], message: str, tmp_path: Path
+    options: dict[str, Any],
+    message: str,
+    emulator: WeChatEmulator,
+    engine: of.WeChatEngine,
+    tmp_path: Path,
 ) -> None:
+    """Before anything is read or sent: one real image, an engine that would answer."""
     with pytest.raises(of.ConfigurationError, match=message):
         RunOptions(**options)
+    image = [make_png(1)]
+    kw: dict[str, Any] = {"engine": engine, "cache_dir": False, **options}
     calls: list[Callable[[], object]] = [
-        lambda: of.recognize([], "comm", engine=_idle_engine(), **options),
-        lambda: of.recognize_arrow([], "comm", engine=_idle_engine(), **options),
-        lambda: of.recognize_to_parquet([], "comm", tmp_path / "o.parquet", **options),
-        lambda: pd.DataFrame({"p": []}).ocr.recognize("p", "comm", **options),
-        lambda: of.comm([], engine=_idle_engine(), **options),
+        lambda: of.recognize(image, "comm", **kw),
+        lambda: of.recognize_arrow(image, "comm", **kw),
+        lambda: of.recognize_to_parquet(image, "comm", tmp_path / "o.parquet", **kw),
+        lambda: pd.DataFrame({"p": image}).ocr.recognize("p", "comm", **kw),
+        lambda: of.comm(image, **kw),
     ]
     for call in calls:
         with pytest.raises(of.ConfigurationError, match=message):
             call()
     assert not (tmp_path / "o.parquet").exists()
+    assert emulator.total_billed == 0
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ({"report": "{tmp}/no-such-dir/r.html"}, "report: no such directory"),
+        ({"report": "{tmp}"}, "report is a directory"),
+        ({"report": "{tmp}/a-file/r.html"}, "report: no such directory"),
+        ({"path": "{tmp}"}, "path is a directory"),
+        ({"path": "{tmp}/a-file/o.parquet"}, "path: no such directory"),
+    ],
+)
+def test_output_and_report_paths_are_checked_before_anything_is_sent(
+    where: dict[str, str],
+    message: str,
+    emulator: WeChatEmulator,
+    engine: of.WeChatEngine,
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "a-file").write_bytes(b"")
+    out = tmp_path / "out" / "o.parquet"
+    paths = {"path": str(out), **{k: v.format(tmp=tmp_path) for k, v in where.items()}}
+    with pytest.raises(of.ConfigurationError, match=message):
+        of.recognize_to_parquet(
+            [make_png(1)], "comm", engine=engine, cache_dir=False, progress=False, **paths
+        )
+    assert emulator.total_billed == 0 and not out.exists()
+    # a missing folder of the output itself is made, as before
+    of.recognize_to_parquet([make_png(1)], "comm", out, engine=engine, cache_dir=False)
+    assert out.exists() and emulator.total_billed == 1
 
 
 def test_unknown_options_are_refused() -> None:
@@ -146,6 +211,11 @@ def test_options_are_normalised_and_frozen() -> None:
         as_of=datetime(2026, 3, 4, 5, 6), url_allow_hosts=["A.example"], storage_options={}
     )
     assert opts.as_of == date(2026, 3, 4) and type(opts.as_of) is date
+    numbers = RunOptions(concurrency=np.int64(3), rate_limit=2, download_timeout=np.float32(1.5))
+    assert (numbers.concurrency, numbers.rate_limit, numbers.download_timeout) == (3, 2.0, 1.5)
+    assert type(numbers.concurrency) is int and type(numbers.rate_limit) is float
+    hosts = RunOptions(url_allow_hosts=(h for h in ["a.example"]))  # any iterable, read once
+    assert hosts.url_allow_hosts == ("a.example",) and "a.example" in hosts.url_policy.allow_hosts
     assert opts.url_allow_hosts == ("A.example",) and "a.example" in opts.url_policy.allow_hosts
     with pytest.raises(dataclasses.FrozenInstanceError):
         opts.chunk_size = 3  # type: ignore[misc]

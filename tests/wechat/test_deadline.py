@@ -165,17 +165,16 @@ def test_an_answer_in_time_is_not_cut(stalling: StallingServer) -> None:
         assert client.request("comm", IMG)["errcode"] == 0
 
 
-def test_sync_client_loop_thread_ends_with_close() -> None:
-    def loop_threads() -> int:
-        return sum(t.name == "ocr-frames-wechat" for t in threading.enumerate())
-
-    before = loop_threads()
-    transport = httpx.MockTransport(lambda request: httpx.Response(200, json={"errcode": 0}))
-    client = WeChatClient(access_token=TOKEN, transport=transport)
-    client.request("comm", IMG)
-    assert loop_threads() == before + 1
+def test_sync_client_loop_runs_in_its_callers_and_ends_with_close() -> None:
+    before = threading.active_count()
+    client = WeChatClient(access_token=TOKEN, base_url="http://127.0.0.1:9", deadline=DEADLINE)
+    with pytest.raises(TransportError):  # nothing listens there: connection refused
+        client.request("comm", IMG)
+    assert threading.active_count() == before  # no thread of its own
+    loop = client._loop._loop
+    assert loop is not None and not loop.is_running() and not loop.is_closed()
     client.close()
-    assert loop_threads() == before
+    assert loop.is_closed()
     with pytest.raises(RuntimeError):
         client.request("comm", IMG)
 
@@ -198,3 +197,36 @@ def test_ctrl_c_in_a_sync_call_cancels_it() -> None:
         while server.hangups == 0 and time.monotonic() < stop_by:
             time.sleep(0.02)
         assert (server.requests, server.hangups) == (1, 1)
+
+
+def test_ctrl_c_while_another_thread_drives_cancels_only_the_interrupted_call() -> None:
+    """The main thread waits while a worker thread drives the shared loop: Ctrl-C cancels
+    the main thread's call (its connection closed), the worker's goes on to its deadline."""
+    with (
+        StallingServer("silent") as server,
+        WeChatClient(**{**options(server), "deadline": 3.0}) as client,
+    ):
+        outcome: list[BaseException] = []
+
+        def worker() -> None:
+            try:
+                client.request("comm", IMG)
+            except BaseException as exc:
+                outcome.append(exc)
+
+        driver = threading.Thread(target=worker)
+        driver.start()
+        while server.requests == 0:  # the worker's call is on the loop, driven by it
+            time.sleep(0.01)
+        threading.Timer(DEADLINE / 2, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+        start = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            client.request("comm", IMG)
+        assert time.monotonic() - start < SLACK
+        stop_by = time.monotonic() + 1
+        while server.hangups == 0 and time.monotonic() < stop_by:
+            time.sleep(0.02)
+        assert (server.requests, server.hangups) == (2, 1)  # only the main thread's call
+        driver.join(10)
+        assert len(outcome) == 1 and isinstance(outcome[0], TransportError)
+        assert "no complete response within 3 s" in str(outcome[0])
