@@ -13,7 +13,9 @@ a clock between chunks.  The price: a blocking ``transport``, ``mounts`` or
 ``http_client=httpx.Client`` is driven from worker threads
 (:mod:`ocr_frames.wechat._blocking`).  Threads calling one :class:`WeChatClient` share its
 loop, its connections and its token lock; a forked child gets a loop, an
-:class:`AsyncWeChatClient` and connections of its own, and keeps the token.  Without a
+:class:`AsyncWeChatClient` and connections of its own, and keeps the token (a client given
+the user's ``transport``, ``mounts`` or ``http_client`` refuses to run in a child instead:
+those connections are the parent's, and answers would cross processes).  Without a
 transport of the user's, the calls go out as :class:`~ocr_frames.wechat.WeChatEngine`'s
 do (:func:`default_transports`; bench/notes.md, "The blocking client").
 """
@@ -32,7 +34,7 @@ import httpx
 
 from ocr_frames._base.deadline import DeadlineExpired, within
 from ocr_frames._base.loop import SharedLoop
-from ocr_frames._errors import TOKEN_CODES, error_for_code
+from ocr_frames._errors import TOKEN_CODES, ConfigurationError, error_for_code
 from ocr_frames._http.h11 import H11Transport
 from ocr_frames._http.proxies import proxy_mounts, proxy_routes
 from ocr_frames._http.sharded import ShardedTransport
@@ -208,10 +210,13 @@ class WeChatClient:
 
     Thread-safe (calls from many threads run concurrently on that loop and share the
     token under its lock), and usable in a forked child (which gets a loop and
-    connections of its own, and keeps the token).  ``transport``, ``mounts`` and
-    ``http_client`` are blocking httpx objects, as in any blocking httpx code; without
-    ``transport`` or ``http_client`` the calls go out through the transports
-    :class:`~ocr_frames.wechat.WeChatEngine` uses (:func:`default_transports`).
+    connections of its own, and keeps the token), unless it was given the user's
+    ``transport``, ``mounts`` or ``http_client``: a child's call then raises
+    :class:`~ocr_frames.ConfigurationError`, since those connections are the parent's.
+    ``transport``, ``mounts`` and ``http_client`` are blocking httpx objects, as in any
+    blocking httpx code; without ``transport`` or ``http_client`` the calls go out through
+    the transports :class:`~ocr_frames.wechat.WeChatEngine` uses
+    (:func:`default_transports`).
     """
 
     def __init__(
@@ -312,6 +317,13 @@ def _async_client(
 ) -> AsyncWeChatClient:
     """The async client a :class:`WeChatClient` runs in this process (``previous``: the
     one of the process it was forked from, whose token it takes over)."""
+    if previous is not None and (http.transport or http.http_client or http.mounts):
+        # their kept-alive connections are the parent's too: answers would cross processes
+        raise ConfigurationError(
+            "this WeChatClient was given its own transport, mounts or http_client and cannot "
+            "be used in a forked child (their connections belong to the parent process); "
+            "create the client in the child"
+        )
     limits, transport = http.limits, as_async(http.transport, http.http_client)
     mounts: dict[str, httpx.AsyncBaseTransport | None] = {}
     if transport is None:  # none of the user's: WeChatEngine's (with limits applied)

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+import ocr_frames as of
 from ocr_frames._http.h11 import H11Transport
 from ocr_frames.testing import WeChatEmulator
 from ocr_frames.wechat import AsyncWeChatClient, WeChatClient
@@ -159,6 +160,38 @@ def test_a_forked_child_uses_the_client_on_its_own_loop(emulator: WeChatEmulator
         assert client.request("comm", image(4))["errcode"] == 0
     assert emulator.billed.total() == 4
     assert sum(emulator.token_calls.values()) == token_calls  # the child took the token over
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_refuses_a_client_built_on_the_users_transport(
+    emulator: WeChatEmulator,
+) -> None:
+    """The user's transport keeps its connections in the parent's memory: a child using it
+    would read answers meant for the parent (seen: 1 in 4 answers crossed)."""
+    with WeChatClient(
+        appid=emulator.appid,
+        secret=emulator.secret,
+        base_url=emulator.base_url,
+        transport=httpx.HTTPTransport(),
+    ) as client:
+        assert client.request("comm", image(1))["errcode"] == 0
+        pid = os.fork()
+        if pid == 0:
+            code = 3
+            try:
+                signal.signal(signal.SIGALRM, signal.SIG_DFL)
+                signal.alarm(20)
+                try:
+                    client.request("comm", image(2))
+                    code = 4  # used the parent's connections
+                except of.ConfigurationError as exc:
+                    code = 0 if "forked child" in str(exc) else 5
+            finally:
+                os._exit(code)
+        assert _wait(pid, 30) == 0
+        assert client.request("comm", image(3))["errcode"] == 0  # the parent is unaffected
+    assert emulator.billed.total() == 2
 
 
 # --- a user's httpx.Client --------------------------------------------------------------------
