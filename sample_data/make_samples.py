@@ -17,7 +17,8 @@ photo with no ID card in it show per-row errors, de-duplication and 101001.
 
 ``--seed S --out DIR`` writes another set from the same generator (held-out images for
 ``bench/local_engine.py --held-out DIR``); without them the committed set is rebuilt
-byte for byte.
+with the same values, byte for byte given the same Pillow, OpenCV and NumPy (other
+versions move some pixels by a few levels, so the JPEG bytes differ).
 """
 
 from __future__ import annotations
@@ -106,10 +107,38 @@ def luhn_number(rng: random.Random, prefix: str, length: int, *, valid: bool = T
     return digits + str(check if valid else (check + 5) % 10)
 
 
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100: no I, O, S, V, Z
+VIN_ALPHABET = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"  # ISO 3779: no I, O, Q
+#: ISO 3779 transliteration: digits as themselves, A-H 1-8, J-N 1-5, P 7, R 9, S-Z 2-9
+VIN_VALUES = {c: int(c) for c in "0123456789"} | {
+    c: int(v) for c, v in zip("ABCDEFGHJKLMNPRSTUVWXYZ", "12345678123457923456789", strict=True)
+}
+VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
+
+
 def credit_code(rng: random.Random) -> str:
-    """An 18-character unified social credit code shape (not a registered one)."""
-    chars = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-    return "9144" + "".join(rng.choice(chars) for _ in range(14))
+    """A unified social credit code valid under GB 32100-2015 (not a registered one).
+
+    ``91`` (工商, enterprise), a Guangdong region ``44xxxx``, a random organisation code
+    and the MOD 31 check character.  Draws 14 characters, as always, so that every later
+    value of the samples stays the same: letters among the region's four draws become
+    digits, the last draw gives way to the check character.
+    """
+    draws = [rng.choice(USCC_ALPHABET) for _ in range(14)]
+    region = "44" + "".join(str(USCC_ALPHABET.index(c) % 10) for c in draws[:4])
+    body = "91" + region + "".join(draws[4:13])
+    total = sum(USCC_ALPHABET.index(c) * (3**i % 31) for i, c in enumerate(body))
+    return body + USCC_ALPHABET[-total % 31]
+
+
+def vin(rng: random.Random) -> str:
+    """A China-built (``L``) VIN with its ISO 3779 / GB 16735 position-9 check digit.
+
+    Draws 16 characters, as always; the eighth draw gives way to the check digit.
+    """
+    draws = "L" + "".join(rng.choice(VIN_ALPHABET) for _ in range(16))
+    total = sum(VIN_VALUES[c] * w for c, w in zip(draws, VIN_WEIGHTS, strict=True))
+    return draws[:8] + "0123456789X"[total % 11] + draws[9:]
 
 
 def person(rng: random.Random) -> dict[str, str]:
@@ -241,11 +270,8 @@ def driving_samples(rng: random.Random) -> list[Sample]:
             "addr": p["addr"],
             "use_character": "非营运",
             "model": models[n],
-            "vin": "L"
-            + "".join(rng.choice("0123456789ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(16)),
-            "engine_num": "".join(
-                rng.choice("0123456789ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(8)
-            ),
+            "vin": vin(rng),
+            "engine_num": "".join(rng.choice(VIN_ALPHABET) for _ in range(8)),
             "register_date": reg,
             "issue_date": reg[:8] + f"{min(28, int(reg[8:]) + 2):02d}",
         }

@@ -34,23 +34,7 @@ FIELD_CHECKS = {
 }
 #: checks of agreement within one card: the samples are consistent unless marked invalid
 CONSISTENCY = ("check_id_sex_match", "check_id_birth_date_match")
-#: Known defects of sample_data/make_samples.py, not of the checks: its business licence
-#: numbers are random ``9144`` + 14 characters (GB 32100 wants 6 region digits in positions
-#: 3-8 and a MOD 31 check character) and its VINs have no GB 16735 check digit.  Strict:
-#: once the generator is fixed these pass, the xfail turns into a failure, and this goes.
-GENERATOR_DEFECTS = {
-    "bizlicense": "make_samples.credit_code() makes no valid GB 32100 USCC",
-    "driving": "make_samples driving VINs carry no position-9 check digit",
-}
-KINDS = [
-    pytest.param(
-        kind,
-        marks=pytest.mark.xfail(reason=GENERATOR_DEFECTS[kind], raises=AssertionError, strict=True),
-    )
-    if kind in GENERATOR_DEFECTS
-    else kind
-    for kind in sorted({kind for kind, _ in FIELD_CHECKS})
-]
+KINDS = sorted({kind for kind, _ in FIELD_CHECKS})
 
 
 def _truth() -> dict[str, dict[str, Any]]:
