@@ -14,6 +14,7 @@ from ocr_frames._sources.download import download
 from ocr_frames.kinds import check_kind
 from ocr_frames.local import layouts
 from ocr_frames.local._ocr import DET_LIMIT, decode_image, get_core, model_id, rapidocr_version
+from ocr_frames.local._orient import map_back
 
 __all__ = ["LAYOUT_VERSION", "LocalEngine"]
 
@@ -21,7 +22,7 @@ log = logging.getLogger("ocr_frames.local")
 
 #: Bumped whenever the processing around the models (detector sizing, layouts) changes
 #: what the engine returns, so cached answers of an older version are not reused.
-LAYOUT_VERSION: Final = 2
+LAYOUT_VERSION: Final = 3
 
 Answer = dict[str, Any]
 
@@ -43,7 +44,8 @@ class LocalEngine(BaseEngine):
     at the first image (or :meth:`warm_up`), and shared by every engine with the same
     settings (for more processes use the ``spawn`` start method: onnxruntime's threads do
     not survive a fork).  ``img_url`` is downloaded from this machine, as the platform
-    would.
+    would.  A page turned by a quarter turn (EXIF tag or none) is read upright, its
+    positions given in the image as sent (see :mod:`ocr_frames.local._orient`).
 
     Answers: errcode 0 with the kind's fields; 101001 when no document of the kind is in
     the image; 101002 for undecodable image data; 44002 for no image at all; 900012 when
@@ -101,8 +103,10 @@ class LocalEngine(BaseEngine):
             return _error(101002, "invalid image data")
         core = self._core()
         try:
-            boxes = core.read(image)
-            fields = layouts.parse(kind, boxes, image)
+            turns, upright, boxes = core.read_upright(image)
+            fields = layouts.parse(kind, boxes, upright)
+            if fields is not None and turns:
+                fields = map_back(fields, turns, int(image.shape[1]), int(image.shape[0]))
         except (ConfigurationError, ImportError):
             raise
         except Exception as exc:

@@ -1,7 +1,7 @@
 """The OCR core: rapidocr's PP-OCR models (shipped inside the ``rapidocr`` wheel) on
 onnxruntime, loaded once per process, lazily, behind a lock.
 
-Nothing here downloads anything: the detector, recogniser and (unused) angle-classifier
+Nothing here downloads anything: the detector, recogniser and text-line classifier
 models are passed to rapidocr by explicit path inside the installed package, and the
 recogniser's character table is read from the model's own metadata, so rapidocr's
 download code is never reached (``tests/local/test_engine.py`` checks that no socket is
@@ -28,10 +28,11 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ocr_frames._errors import ConfigurationError
 from ocr_frames.local._geometry import Centred, Quad
+from ocr_frames.local._orient import quarter_turns
 
 __all__ = [
     "DET_LIMIT",
@@ -137,7 +138,7 @@ def decode_image(data: bytes) -> np.ndarray | None:
 def _decode_with_pillow(data: bytes) -> np.ndarray | None:
     try:
         with Image.open(io.BytesIO(data)) as pil:
-            rgb = np.asarray(pil.convert("RGB"))
+            rgb = np.asarray(ImageOps.exif_transpose(pil).convert("RGB"))
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
         return None
     return np.ascontiguousarray(rgb[:, :, ::-1])
@@ -171,8 +172,8 @@ class OCRCore:
         folder = models_dir()
         return {
             "Global.log_level": "error",
-            "Global.use_cls": False,  # documents are upright; saves a model call per line
-            "Global.text_score": MIN_SCORE,
+            "Global.use_cls": False,  # pages are turned upright whole (read_upright)
+            "Global.text_score": 0.0,  # every detected line counts for the orientation
             "Global.model_root_dir": str(folder),
             "Det.model_path": str(folder / MODEL_FILES["det"]),
             "Rec.model_path": str(folder / MODEL_FILES["rec"]),
@@ -212,6 +213,7 @@ class OCRCore:
         pipeline = RapidOCR(params=self._params)
         # load the models now (rapidocr loads them at first use) so timings stay honest
         pipeline(np.full((64, 256, 3), 255, np.uint8))
+        _classifier(pipeline)  # loads it (rapidocr loads it at first use)
         return pipeline
 
     def warm_up(self) -> None:
@@ -225,15 +227,34 @@ class OCRCore:
 
     def read(self, image: np.ndarray) -> list[TextBox]:
         """Every text line found in a BGR image, in rapidocr's (top-down) order."""
+        return self.read_upright(image, turn=False)[2]
+
+    def read_upright(
+        self, image: np.ndarray, *, turn: bool = True
+    ) -> tuple[int, np.ndarray, list[TextBox]]:
+        """The text lines of ``image`` read upright: the quarter turns (``numpy.rot90``)
+        that made it upright (see :mod:`._orient`), the turned image, and its lines.  An
+        upright page costs one classifier call on a few lines; a turned one is read
+        twice."""
         pipeline = self._borrow()
         try:
-            detector = getattr(pipeline, "text_det", None)  # loaded by _new_pipeline
-            if detector is not None and hasattr(detector, "limit_side_len"):
-                # read by rapidocr at every call; this pipeline is ours until it is put back
-                detector.limit_side_len = self.detector_side(image)
-            result = pipeline(image)
+            lines = self._lines(pipeline, image)
+            turns = (
+                quarter_turns(image, [b.quad for b in lines], _classifier(pipeline)) if turn else 0
+            )
+            if turns:
+                image = np.ascontiguousarray(np.rot90(image, turns))
+                lines = self._lines(pipeline, image)
         finally:
             self._free.put(pipeline)
+        return turns, image, [box for box in lines if box.text and box.score >= MIN_SCORE]
+
+    def _lines(self, pipeline: Any, image: np.ndarray) -> list[TextBox]:
+        detector = getattr(pipeline, "text_det", None)  # loaded by _new_pipeline
+        if detector is not None and hasattr(detector, "limit_side_len"):
+            # read by rapidocr at every call; this pipeline is ours until it is put back
+            detector.limit_side_len = self.detector_side(image)
+        result = pipeline(image)
         boxes = getattr(result, "boxes", None)
         if boxes is None:
             return []
@@ -241,7 +262,14 @@ class OCRCore:
         for quad, text, score in zip(boxes, result.txts, result.scores, strict=True):
             points = tuple((float(x), float(y)) for x, y in np.asarray(quad)[:4])
             out.append(TextBox(str(text).strip(), points, float(score)))  # type: ignore[arg-type]
-        return [box for box in out if box.text]
+        return out
+
+
+def _classifier(pipeline: Any) -> Any:
+    """rapidocr's text-line classifier of ``pipeline``, as :mod:`._orient` calls it."""
+    load: Any = pipeline._load_cls_model
+    model = load()
+    return lambda crops: model(crops).cls_res
 
 
 _CORES_LOCK = threading.Lock()
