@@ -52,12 +52,13 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Final, TypedDict, TypeVar
+from typing import Any, Final, TypedDict
 
 import diskcache
 import platformdirs
 from diskcache.core import MODE_RAW, MODE_TEXT
 
+from ocr_frames._base.closing import Closing
 from ocr_frames._errors import CACHEABLE_CODES, ConfigurationError
 
 __all__ = [
@@ -164,23 +165,7 @@ class _JSONTextDisk(diskcache.Disk):  # type: ignore[misc]
         return super().store(value, read, key=key)
 
 
-_C = TypeVar("_C", bound="_Closing")
-
-
-class _Closing:
-    """``with cache:`` closes the cache on the way out."""
-
-    def close(self) -> None:
-        raise NotImplementedError
-
-    def __enter__(self: _C) -> _C:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-
-class ResultCache(_Closing):
+class ResultCache(Closing):
     """Answers by key, in a diskcache directory shared by threads and processes.
 
     ``directory`` None means :func:`default_cache_dir` (``$OCR_FRAMES_CACHE_DIR`` or the
@@ -385,7 +370,7 @@ class ResultCache(_Closing):
             ) from exc
 
 
-class NullCache(_Closing):
+class NullCache(Closing):
     """The ResultCache interface storing nothing (caching turned off)."""
 
     key = staticmethod(cache_key)

@@ -44,9 +44,14 @@ class RunSummary:
         emulator speaking its protocol, identity ``wechat@...``)."""
         return self.engine.partition("@")[0] == "wechat"
 
+    @property
+    def calls_label(self) -> str:
+        """What :attr:`billed_calls` counts, in words: "billed calls" or "engine calls"."""
+        return "billed calls" if self.billed else "engine calls"
+
     def line(self) -> str:
         errs = ", ".join(f"{code}×{n}" for code, n in sorted(self.errors.items())) or "none"
-        calls = "billed calls" if self.billed else "engine calls"
+        calls = self.calls_label
         text = (
             f"{self.rows} rows: {self.ok} ok, errors {errs}; {self.cache_hits} cache hits, "
             f"{self.duplicates} duplicates, {self.billed_calls} {calls} "

@@ -98,8 +98,9 @@ def run_demo(samples: str | Path, out: str | Path, *, engine: str | None = None)
                 for _ in range(2)
             ]
             print(f"{kind:15} {runs[0].line()}")
-            calls = "billed calls" if runs[1].billed else "engine calls"
-            print(f"{'':15} rerun: {runs[1].cache_hits} cache hits, {runs[1].billed_calls} {calls}")
+            rerun = runs[1]
+            calls = f"{rerun.billed_calls} {rerun.calls_label}"
+            print(f"{'':15} rerun: {rerun.cache_hits} cache hits, {calls}")
     _audit(out)
     print(f"\nParquet files and audit reports written to {out.resolve()}/")
     return 0

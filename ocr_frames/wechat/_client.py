@@ -32,6 +32,7 @@ from typing import Any, Final
 
 import httpx
 
+from ocr_frames._base.closing import Closing
 from ocr_frames._base.deadline import DeadlineExpired, within
 from ocr_frames._base.loop import SharedLoop
 from ocr_frames._errors import TOKEN_CODES, ConfigurationError, error_for_code
@@ -205,7 +206,7 @@ class AsyncWeChatClient(BaseClient):
         return response.status_code, capped.body(), response.headers.get("content-type")
 
 
-class WeChatClient:
+class WeChatClient(Closing):
     """Blocking client: each call runs :class:`AsyncWeChatClient`'s on a private loop.
 
     Thread-safe (calls from many threads run concurrently on that loop and share the
@@ -294,12 +295,6 @@ class WeChatClient:
 
         Closing again does nothing; a call after it raises RuntimeError."""
         self._loop.stop()
-
-    def __enter__(self) -> WeChatClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 @dataclass(frozen=True)
