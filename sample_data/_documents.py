@@ -320,9 +320,15 @@ def menu_page(
         for i in range(0, len(items), 2):
             rows.append(list(items[i : i + 2]))
     y = 150
+    # items are answered in reading order: each section column by column
     order: list[dict[str, Any]] = []
-    for row in rows:
+    columns: list[list[dict[str, Any]]] = [[], []]
+    for row in [*rows, ["end"]]:
         if len(row) == 1 and isinstance(row[0], str):
+            order.extend(columns[0] + columns[1])
+            columns = [[], []]
+            if row[0] == "end":
+                break
             s.text((80, y), row[0], size=30, weight="Bold", fill=(140, 40, 30))
             d.line((80, y + 44, 880, y + 44), fill=(180, 120, 90), width=2)
             y += 64
@@ -334,6 +340,6 @@ def menu_page(
             s.text((x, y), name, size=27, weight="Medium")
             shown = f"{price:g}元" if yuan else f"¥{price:g}"
             s.text((x + 350, y), shown, size=27, anchor="ra")
-            order.append({"name": name, "price": float(price)})
+            columns[col].append({"name": name, "price": float(price)})
         y += 56
     return s, order

@@ -7,6 +7,7 @@ import logging
 from typing import Any, Final
 
 import httpx
+import numpy as np
 
 from ocr_frames._engine.base import BaseEngine
 from ocr_frames._errors import E_ENGINE, ConfigurationError
@@ -15,6 +16,7 @@ from ocr_frames.kinds import check_kind
 from ocr_frames.local import layouts
 from ocr_frames.local._ocr import DET_LIMIT, decode_image, get_core, model_id, rapidocr_version
 from ocr_frames.local._orient import map_back
+from ocr_frames.local._seal import without_red
 
 __all__ = ["LAYOUT_VERSION", "LocalEngine"]
 
@@ -22,7 +24,7 @@ log = logging.getLogger("ocr_frames.local")
 
 #: Bumped whenever the processing around the models (detector sizing, layouts) changes
 #: what the engine returns, so cached answers of an older version are not reused.
-LAYOUT_VERSION: Final = 3
+LAYOUT_VERSION: Final = 4
 
 Answer = dict[str, Any]
 
@@ -103,8 +105,12 @@ class LocalEngine(BaseEngine):
             return _error(101002, "invalid image data")
         core = self._core()
         try:
-            turns, upright, boxes = core.read_upright(image)
-            fields = layouts.parse(kind, boxes, upright)
+            # a seal stamped over printed values hides them from the detector
+            source = without_red(image) if kind in layouts.SEALED else image
+            turns, upright, boxes = core.read_upright(source)
+            if source is not image:  # the parser sees the seal (official_seal)
+                upright = np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+            fields = layouts.parse(kind, boxes, upright, read=core.read)
             if fields is not None and turns:
                 fields = map_back(fields, turns, int(image.shape[1]), int(image.shape[0]))
         except (ConfigurationError, ImportError):

@@ -60,6 +60,8 @@ MODEL_FILES: Final = {
 DET_LIMIT: Final = 960
 DET_MIN: Final = 736
 DET_SCALE: Final = 0.72
+#: Detected boxes whose mean text probability is below this are dropped.
+DET_BOX_THRESH: Final = 0.3
 #: Recognised lines scoring below this are dropped.
 MIN_SCORE: Final = 0.5
 #: Images larger than this (either side) are scaled down before anything else.
@@ -180,6 +182,8 @@ class OCRCore:
             "Cls.model_path": str(folder / MODEL_FILES["cls"]),
             "Det.limit_type": "max",
             "Det.limit_side_len": self.det_limit,
+            # rapidocr's 0.5 drops a letter standing alone (the 类 of a spaced 类    型)
+            "Det.box_thresh": DET_BOX_THRESH,
             "EngineConfig.onnxruntime.intra_op_num_threads": self.threads,
             "EngineConfig.onnxruntime.inter_op_num_threads": 1,
         }

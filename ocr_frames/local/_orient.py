@@ -29,20 +29,51 @@ ELONGATED: Final = 1.5
 Classifier = Callable[[list[np.ndarray]], Sequence[tuple[str, float]]]
 
 
-def _sides(quad: Quad) -> tuple[float, float]:
+def _line(quad: Quad) -> tuple[float, bool] | None:
+    """(length, laid up-and-down) of a text box elongated enough to be a line, else None.
+
+    The direction is that of the box's longer side, whichever corner the detector listed
+    first (a tilted photo's boxes do not start at their top-left corner)."""
     (x0, y0), (x1, y1), _, (x3, y3) = quad
-    return float(np.hypot(x1 - x0, y1 - y0)), float(np.hypot(x3 - x0, y3 - y0))
+    a, b = (x1 - x0, y1 - y0), (x3 - x0, y3 - y0)
+    la, lb = float(np.hypot(*a)), float(np.hypot(*b))
+    (dx, dy), long, short = (a, la, lb) if la >= lb else (b, lb, la)
+    if long < ELONGATED * short:
+        return None
+    return long, abs(dy) > abs(dx)
 
 
 def _crop(image: np.ndarray, quad: Quad, tall: bool) -> np.ndarray | None:
-    h, w = image.shape[:2]
-    xs, ys = [p[0] for p in quad], [p[1] for p in quad]
-    left, right = max(0, int(min(xs))), min(w, int(np.ceil(max(xs))))
-    top, bottom = max(0, int(min(ys))), min(h, int(np.ceil(max(ys))))
-    if right - left < 4 or bottom - top < 4:
+    """The line of ``quad`` cut out and laid flat: along its longer side, turned counter-
+    clockwise when it runs up and down (as :func:`numpy.rot90` turns a page on its side),
+    so a tilted photo's line is not cut with pieces of its neighbours."""
+    import cv2  # the local extra
+
+    (x0, y0), (x1, y1), _, (x3, y3) = quad
+    a, b = np.array([x1 - x0, y1 - y0]), np.array([x3 - x0, y3 - y0])
+    along, across = (a, b) if np.hypot(*a) >= np.hypot(*b) else (b, a)
+    length, thickness = float(np.hypot(*along)), float(np.hypot(*across))
+    if length < 4 or thickness < 4:
         return None
-    crop = image[top:bottom, left:right]
-    return np.ascontiguousarray(np.rot90(crop)) if tall else crop
+    v = along / length
+    if (v[1] if tall else v[0]) < 0:  # runs down the page (tall) or rightwards (flat)
+        v = -v
+    w = np.array([-v[1], v[0]])  # the crop's downward direction
+    centre = np.mean(np.asarray(quad, dtype=np.float64), axis=0)
+    half_l, half_t = length / 2 * v, thickness / 2 * w
+    src = np.array(
+        [
+            centre - half_l - half_t,
+            centre + half_l - half_t,
+            centre + half_l + half_t,
+            centre - half_l + half_t,
+        ],
+        dtype=np.float32,
+    )
+    size = (max(4, round(length)), max(4, round(thickness)))
+    dst = np.array([[0, 0], [size[0], 0], [size[0], size[1]], [0, size[1]]], dtype=np.float32)
+    matrix = cv2.getPerspectiveTransform(src, dst)
+    return np.ascontiguousarray(cv2.warpPerspective(image, matrix, size, flags=cv2.INTER_LINEAR))
 
 
 def quarter_turns(image: np.ndarray, quads: Sequence[Quad], classify: Classifier) -> int:
@@ -50,11 +81,9 @@ def quarter_turns(image: np.ndarray, quads: Sequence[Quad], classify: Classifier
     text boxes ``quads`` (as detected on ``image``)."""
     lines = []
     for quad in quads:
-        width, height = _sides(quad)
-        if width >= ELONGATED * height:
-            lines.append((width, False, quad))
-        elif height >= ELONGATED * width:
-            lines.append((height, True, quad))
+        line = _line(quad)
+        if line is not None:
+            lines.append((*line, quad))
     tall_length = sum(length for length, tall, _ in lines if tall)
     on_side = tall_length > sum(length for length, tall, _ in lines if not tall)
     chosen = sorted((line for line in lines if line[1] == on_side), key=lambda line: -line[0])

@@ -109,7 +109,7 @@ def test_platenum_without_plate_is_no_document() -> None:
     assert parse("platenum", [box("示例汽车", 400, 200)], IMAGE) is None
 
 
-def test_menu_pairs_names_with_prices_row_by_row() -> None:
+def test_menu_pairs_names_with_prices_and_reads_column_by_column() -> None:
     boxes = [
         box("示例小馆", 380, 40),
         box("热菜", 80, 150),
@@ -118,14 +118,61 @@ def test_menu_pairs_names_with_prices_row_by_row() -> None:
         box("龙虾", 520, 214),
         box("¥80", 820, 214, 60),
         box("春卷 10.5元", 90, 270, 200),
+        box("鱼头", 520, 270),
+        box("28.00", 820, 270, 60),
     ]
     assert parse("menu", boxes, IMAGE) == {
         "menu_items": [
             {"name": "酱鸭", "price": 48.0},
-            {"name": "龙虾", "price": 80.0},
             {"name": "春卷", "price": 10.5},
+            {"name": "龙虾", "price": 80.0},
+            {"name": "鱼头", "price": 28.0},
         ]
     }
+
+
+def test_menu_in_one_column_reads_row_by_row_despite_the_gap_before_prices() -> None:
+    names = ["拍黄瓜", "夫妻肺片", "凉拌木耳", "卤牛肉", "酱鸭"]
+    boxes = [box("菜单", 400, 40)]
+    for i, name in enumerate(names):
+        boxes += [
+            box(name, 90, 120 + 50 * i, 30 * len(name)),
+            box(f"{i + 10}", 800, 120 + 50 * i, 40),
+        ]
+    answer = parse("menu", boxes, IMAGE)
+    assert answer is not None
+    assert [item["name"] for item in answer["menu_items"]] == names
+
+
+def test_menu_heading_above_both_columns_starts_a_section() -> None:
+    """A heading alone at its height (nothing beside it in the other column) separates
+    sections; each section is read column by column."""
+    boxes = [
+        box("面食", 80, 150),
+        box("牛肉面", 90, 214),
+        box("¥22", 380, 214, 60),
+        box("炸酱面", 520, 214),
+        box("¥18", 820, 214, 60),
+        box("番茄面", 90, 270),
+        box("¥16", 380, 270, 60),
+        box("酸辣粉", 520, 270),
+        box("¥14", 820, 270, 60),
+        box("小吃", 80, 330),
+        box("煎饺", 90, 390),
+        box("¥12", 380, 390, 60),
+        box("春卷", 520, 390),
+        box("¥10", 820, 390, 60),
+    ]
+    answer = parse("menu", boxes, IMAGE)
+    assert answer is not None
+    assert [item["name"] for item in answer["menu_items"]] == [
+        "牛肉面",
+        "番茄面",
+        "炸酱面",
+        "酸辣粉",
+        "煎饺",
+        "春卷",
+    ]
 
 
 def test_comm_lines_in_reading_order_with_their_quads() -> None:

@@ -18,9 +18,9 @@ from ocr_frames.local.layouts._fix import simplified
 from ocr_frames.local.layouts.bizlicense import parse_bizlicense
 from ocr_frames.local.layouts.cards import parse_bankcard, parse_idcard, parse_platenum
 from ocr_frames.local.layouts.text import parse_comm, parse_menu
-from ocr_frames.local.layouts.vehicle import parse_driving, parse_drivinglicense
+from ocr_frames.local.layouts.vehicle import Reader, parse_driving, parse_drivinglicense
 
-__all__ = ["PARSERS", "parse", "warm_up"]
+__all__ = ["PARSERS", "SEALED", "parse", "warm_up"]
 
 Parser = Callable[[Sequence[TextBox], np.ndarray], "dict[str, Any] | None"]
 
@@ -36,8 +36,20 @@ PARSERS: Final[dict[str, Parser]] = {
 }
 
 
-def parse(kind: str, boxes: Sequence[TextBox], image: np.ndarray) -> dict[str, Any] | None:
-    """The answer fields of ``kind`` found in the lines, or None (no such document)."""
+#: Kinds whose documents carry a red seal over printed text: their lines are read from
+#: the image with the seal's red lifted out (:func:`~ocr_frames.local._seal.without_red`).
+SEALED: Final = frozenset({"driving", "drivinglicense", "bizlicense"})
+
+
+def parse(
+    kind: str, boxes: Sequence[TextBox], image: np.ndarray, *, read: Reader | None = None
+) -> dict[str, Any] | None:
+    """The answer fields of ``kind`` found in the lines, or None (no such document).
+
+    ``read`` (image → lines) lets a parser read a part of the image on its own: the 驾驶证
+    reads its seal's ring, unrolled (:func:`~ocr_frames.local._seal.seal_strip`)."""
+    if kind == "drivinglicense":
+        return parse_drivinglicense(boxes, image, read=read)
     return PARSERS[kind](boxes, image)
 
 

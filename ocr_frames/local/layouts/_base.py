@@ -25,6 +25,8 @@ from ocr_frames.local._ocr import TextBox
 __all__ = ["Page", "Token", "compact", "same_row"]
 
 _SPACE: Final = re.compile(r"\s+")
+#: What may stand between a label and its value (``名称：…``).
+_SEPARATORS: Final = ":：;；.·、|"
 
 
 def compact(text: str) -> str:
@@ -54,6 +56,26 @@ def same_row(a: Token, b: Token, ratio: float = 0.5) -> bool:
     """Whether two tokens share a text row (vertical overlap of half the smaller height)."""
     overlap = min(a.bottom, b.bottom) - max(a.top, b.top)
     return overlap >= ratio * min(a.height, b.height)
+
+
+def _overlap(a: Token, b: Token) -> float:
+    """Vertical overlap of two tokens (negative: the gap between them)."""
+    return min(a.bottom, b.bottom) - max(a.top, b.top)
+
+
+def _centred_block(rows: list[list[Token]], label: Token) -> bool:
+    """Whether rows beside a label are one value of several lines set level with the
+    label's middle: the lines start at the same x and the label's centre lies between the
+    first line's centre and the last one's."""
+    h = label.height
+    starts = [row[0].left for row in rows]
+    centres = [sum(t.cy for t in row) / len(row) for row in rows]
+    return (
+        max(starts) - min(starts) < 1.5 * h
+        and centres[0] < label.cy < centres[-1]
+        and abs((min(t.top for t in rows[0]) + max(t.bottom for t in rows[-1])) / 2 - label.cy)
+        < 0.6 * h
+    )
 
 
 def _skew(boxes: Sequence[TextBox]) -> float:
@@ -103,12 +125,84 @@ class Page:
             region: _skew([box for box, r in located if r == region])
             for region in {r for _, r in located}
         }
+        pieces: list[tuple[str, tuple[float, float, float, float], int, int]] = []
         for index, (box, region) in enumerate(located):
             cos, sin = math.cos(-angles[region]), math.sin(-angles[region])
             pts = [(x * cos - y * sin, x * sin + y * cos) for x, y in box.quad]
             xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-            bounds = (min(xs), max(xs), min(ys), max(ys))
-            self.tokens.extend(self._split(compact(box.text), bounds, index, region))
+            pieces.append((compact(box.text), (min(xs), max(xs), min(ys), max(ys)), index, region))
+        for text, bounds, index, region in self._join_spaced_labels(pieces):
+            self.tokens.extend(self._split(text, bounds, index, region))
+
+    def _join_spaced_labels(
+        self, pieces: list[tuple[str, tuple[float, float, float, float], int, int]]
+    ) -> list[tuple[str, tuple[float, float, float, float], int, int]]:
+        """Letter-spaced labels (``姓    名``) that OCR read as separate lines, joined.
+
+        A line whose text is the start of a label is joined with the next lines to its
+        right on the same row (each within four line heights) while the joined text is
+        still the start of a label, and kept joined if it then starts with a label.  The
+        joined label's box is the union; what follows the label in the last line stays a
+        line of its own."""
+        names = [name for name, _ in self._labels]
+        if not names:
+            return pieces
+        out = list(pieces)
+        order = sorted(range(len(out)), key=lambda i: out[i][1][0])
+        consumed: set[int] = set()
+        for i in order:
+            text, (left, right, top, bottom), index, region = out[i]
+            if i in consumed or not text or any(text.startswith(n) for n in names):
+                continue
+            if not any(n.startswith(text) and n != text for n in names):
+                continue
+            joined, members, edge, height = text, [i], right, bottom - top
+            while True:
+                nxt = min(
+                    (
+                        j
+                        for j in order
+                        if j not in consumed
+                        and j not in members
+                        and out[j][3] == region
+                        and out[j][1][0] > left
+                        and out[j][1][0] >= edge - height
+                        and out[j][1][0] - edge < 4 * height
+                        and min(out[j][1][3], bottom) - max(out[j][1][2], top) > 0.5 * height
+                    ),
+                    key=lambda j: out[j][1][0],
+                    default=None,
+                )
+                if nxt is None:
+                    break
+                candidate = joined + out[nxt][0]
+                done = next((n for n in names if candidate.startswith(n)), None)
+                if done is None and not any(n.startswith(candidate) for n in names):
+                    break
+                members.append(nxt)
+                joined, edge = candidate, out[nxt][1][1]
+                if done is not None:
+                    break
+            label = next((n for n in names if joined.startswith(n)), None)
+            if label is None or len(members) < 2:
+                continue
+            last_text, (l2, r2, t2, b2), last_index, _ = out[members[-1]]
+            tail = joined[len(label) :]
+            width = (r2 - l2) / max(1, len(last_text))
+            cut = r2 - len(tail) * width
+            union = (
+                left,
+                cut,
+                min(out[m][1][2] for m in members),
+                max(out[m][1][3] for m in members),
+            )
+            consumed.update(members)
+            out[i] = (label, union, index, region)
+            for m in members[1:]:
+                out[m] = ("", out[m][1], out[m][2], region)
+            if tail:
+                out[members[-1]] = (tail, (cut, r2, t2, b2), last_index, region)
+        return [piece for piece in out if piece[0]]
 
     def _split(
         self, text: str, bounds: tuple[float, float, float, float], index: int, region: int
@@ -191,27 +285,32 @@ class Page:
         return min(lefts, default=math.inf)
 
     def right_of(self, label: Token, *, max_gap: float = 10.0) -> list[Token]:
-        """Unused tokens right of ``label`` on its row, until the next label or a wide gap."""
-        row = sorted(
-            (
-                t
-                for t in self.tokens
-                if t is not label
-                and id(t) not in self.used
-                and t.region == label.region
-                and t.left >= label.right - 0.6 * label.height
-                and same_row(label, t)
-            ),
-            key=lambda t: t.left,
-        )
+        """Unused tokens right of ``label`` on its row, until the next label or a wide gap.
+
+        A value of two lines set beside the middle of its label (a table cell whose label
+        is centred vertically) is read line by line, top to bottom."""
+        h = label.height
+        near = [
+            t
+            for t in self.tokens
+            if t is not label
+            and id(t) not in self.used
+            and t.region == label.region
+            and t.left >= label.right - 0.6 * h
+            and min(t.bottom, label.bottom) - max(t.top, label.top) >= 0.25 * min(h, t.height)
+        ]
+        rows = self.rows(near)
+        if len(rows) > 1 and not _centred_block(rows, label):  # its own row only
+            rows = [max(rows, key=lambda r: sum(_overlap(t, label) for t in r))]
         out: list[Token] = []
-        edge = label.right
-        for token in row:
-            gap_allowed = (max_gap if not out else 2.5) * label.height
-            if token.label is not None or token.left - edge > gap_allowed:
-                break
-            out.append(token)
-            edge = token.right
+        for row in rows:
+            edge = label.right
+            for token in row:
+                gap_allowed = (max_gap if edge == label.right else 2.5) * h
+                if token.label is not None or token.left - edge > gap_allowed:
+                    break
+                out.append(token)
+                edge = token.right
         return out
 
     def below(self, label: Token, *, lines: int = 2) -> list[Token]:
@@ -292,4 +391,4 @@ class Page:
         text = self.take(first)
         if multiline and first:
             text += "".join(self.take(line) for line in self.continuation(label, first))
-        return text
+        return text.lstrip(_SEPARATORS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -31,6 +32,9 @@ BIZ_LABELS: Final = {
     "组成形式": "type_of_organization",
     "经营范围": "business_scope",
     "注册资本": "registered_capital",
+    "注册资金": "registered_capital",
+    "出资额": "registered_capital",
+    "出资数额": "registered_capital",
     "实收资本": "paid_in_capital",
     "成立日期": "registered_date",
     "注册日期": "registered_date",
@@ -59,6 +63,20 @@ FIELDS: Final = {
 }
 
 
+#: A copy's number after the serial (``S1234…(2-1)``: the second copy of one).
+_COPY: Final = re.compile(r"[(（]\s*(\d{1,2})\s*[-—－一]\s*(\d{1,2})\s*[)）]$")
+
+
+def _clean(key: str, value: str) -> str:
+    if key == "reg_num":
+        return alnum(value, zero="O")
+    if key == "serial":
+        copy = _COPY.search(value)
+        head = alnum(value[: copy.start()] if copy else value, zero="O")
+        return f"{head}({copy.group(1)}-{copy.group(2)})" if copy else head
+    return ascii_punct(value)
+
+
 def parse_bizlicense(boxes: Sequence[TextBox], image: np.ndarray) -> dict[str, Any] | None:
     """Fields present on the licence (absent ones omitted, as the platform does), the
     licence's quadrilateral and the image size.  None: no business licence."""
@@ -74,9 +92,7 @@ def parse_bizlicense(boxes: Sequence[TextBox], image: np.ndarray) -> dict[str, A
         key = str(label.label)
         value = page.value_of(label, multiline=FIELDS[key], below=key == "reg_num")
         if value and key not in answer:
-            answer[key] = (
-                alnum(value, zero="O") if key in ("reg_num", "serial") else ascii_punct(value)
-            )
+            answer[key] = _clean(key, value)
     answer = {key: answer[key] for key in FIELDS if key in answer}
     quads = find_documents(image, boxes, limit=1)
     quad = quads[0] if quads else text_bounds(boxes, margin=0.05)

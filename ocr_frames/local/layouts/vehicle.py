@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import numpy as np
@@ -12,10 +12,14 @@ from ocr_frames.kinds import spec
 from ocr_frames.local._geometry import Quad, quad_dict
 from ocr_frames.local._ocr import TextBox
 from ocr_frames.local._quad import find_documents, text_bounds
-from ocr_frames.local.layouts._base import Page, Token
+from ocr_frames.local._seal import seal_strip
+from ocr_frames.local.layouts._base import Page, Token, compact
 from ocr_frames.local.layouts._fix import alnum, id_number, iso_date, only, plate, simplified
 
-__all__ = ["parse_driving", "parse_drivinglicense"]
+__all__ = ["Reader", "parse_driving", "parse_drivinglicense"]
+
+#: Reads the lines of an image (the OCR core's ``read``).
+Reader = Callable[[np.ndarray], list[TextBox]]
 
 DRIVING_LABELS: Final = {
     "号牌号码": "plate",
@@ -135,10 +139,49 @@ DL_LABELS: Final = {
     "有效期限": "valid",
 }
 _SEAL: Final = re.compile(r"公安|交通|警察|支队|大队|车辆管理所|车管所")
+#: How the issuing authorities' names end (the seal's ring is read letter by letter,
+#: and a letter or two of a long name is often misread).
+_AUTHORITIES: Final = (
+    "公安局交通警察支队",
+    "公安局交通警察总队",
+    "公安局交通警察大队",
+    "公安局公安交通管理局",
+    "公安局交通管理局",
+    "公安厅交通警察总队",
+    "公安局车辆管理所",
+)
 
 
-def parse_drivinglicense(boxes: Sequence[TextBox], image: np.ndarray) -> dict[str, Any] | None:
-    """The 驾驶证 fields, official_seal from the red stamp's lines. None: not one."""
+def _authority(text: str) -> str:
+    """``text`` with its ending put right when it is one or two letters off a known
+    authority's (``…公安局交通盛察支队`` → ``…公安局交通警察支队``)."""
+    options = [
+        (_edits(text[-size:], ending), abs(size - len(ending)), size, ending)
+        for ending in _AUTHORITIES
+        for size in (len(ending) - 1, len(ending), len(ending) + 1)
+        if size <= len(text)
+    ]
+    if not options:
+        return text
+    edits, _, size, ending = min(options)
+    return text[:-size] + ending if 0 < edits <= len(ending) // 4 else text
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance (short strings)."""
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
+
+
+def parse_drivinglicense(
+    boxes: Sequence[TextBox], image: np.ndarray, *, read: Reader | None = None
+) -> dict[str, Any] | None:
+    """The 驾驶证 fields; official_seal from the red seal's ring (read with ``read``,
+    unrolled) or else from straight lines naming the authority. None: not one."""
     page = Page(simplified(boxes), DL_LABELS, inside={"sex", "nationality"})
     keys = {t.label for t in page.tokens if t.label is not None}
     if len(keys) < 3:
@@ -160,8 +203,18 @@ def parse_drivinglicense(boxes: Sequence[TextBox], image: np.ndarray) -> dict[st
         start, dates = dates[0], dates[1:]
     answer["valid_from"] = start or ""
     answer["valid_to"] = dates[0] if dates else ""
-    answer["official_seal"] = _seal(page)
+    answer["official_seal"] = _ring(image, read) or _seal(page)
     return answer
+
+
+def _ring(image: np.ndarray, read: Reader | None) -> str:
+    """The authority named around the seal's ring, or "" (no round seal, nothing read)."""
+    strip = seal_strip(image) if read is not None else None
+    if strip is None or read is None:
+        return ""
+    lines = sorted(simplified(read(strip)), key=lambda box: box.left)
+    text = "".join(compact(box.text) for box in lines if _SEAL.search(box.text))
+    return _authority(text) if text else ""
 
 
 def _seal(page: Page) -> str:
