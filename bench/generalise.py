@@ -294,6 +294,18 @@ def run(
     }
 
 
+#: Images per kind and variant in ``make bench`` (the reported figures).
+REPORT_PER_KIND = 15
+
+
+def bench(quick: bool) -> dict[str, Any]:
+    """``make bench``'s entry: the report split (4 per kind and variant when ``quick``)."""
+    per_kind = 4 if quick else REPORT_PER_KIND
+    result = run("report", per_kind, command=f"make bench (report split, {per_kind} per kind)")
+    result.pop("_rows")
+    return result
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.generalise", description=__doc__.split("\n\n")[0]

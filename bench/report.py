@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from bench import common
+from bench import common, generalise, local_throughput
 
 OUT = common.ROOT / "BENCHMARKS.md"
 NOTES = common.ROOT / "bench" / "notes.md"
@@ -448,8 +448,18 @@ def write(path: Path = OUT) -> Path:
             continue
         lines += [f"## {title}", ""]
         lines += _failed(name, result) if "error" in result else render(result)
+    local = [
+        section(result)
+        for name, section in (
+            ("local_accuracy", generalise.markdown),
+            ("local_throughput", local_throughput.markdown),
+        )
+        if (result := common.load(name)) is not None and "error" not in result
+    ]
     if LOCAL_ENGINE.exists():
-        text = LOCAL_ENGINE.read_text().strip().splitlines()
+        local.append(LOCAL_ENGINE.read_text())
+    if local:
+        text = "\n".join(part.strip() + "\n" for part in local).splitlines()
         demoted = [f"##{line}" if line.startswith("#") else line for line in text]
         lines += ["## Local engine", "", *demoted, ""]
     if NOTES.exists():

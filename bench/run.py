@@ -1,4 +1,4 @@
-"""``make bench``: run the five benchmarks, save their results, regenerate BENCHMARKS.md.
+"""``make bench``: run the seven benchmarks, save their results, regenerate BENCHMARKS.md.
 
     python -m bench.run                      # everything (~10 minutes on 2 cores)
     python -m bench.run --only flatten       # one or more (comma-separated); the others'
@@ -20,7 +20,17 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from bench import cached_rerun, common, flatten, memory, overhead, report, throughput
+from bench import (
+    cached_rerun,
+    common,
+    flatten,
+    generalise,
+    local_throughput,
+    memory,
+    overhead,
+    report,
+    throughput,
+)
 
 BENCHMARKS: dict[str, tuple[Callable[[bool], dict[str, Any]], Any]] = {
     "throughput": (throughput.run, throughput.plot),
@@ -28,6 +38,8 @@ BENCHMARKS: dict[str, tuple[Callable[[bool], dict[str, Any]], Any]] = {
     "flatten": (flatten.run, flatten.plot),
     "memory": (memory.run, memory.plot),
     "overhead": (overhead.run, None),
+    "local_accuracy": (generalise.bench, None),
+    "local_throughput": (local_throughput.run, None),
 }
 
 

@@ -8,10 +8,12 @@ values that wrap, seals and QR codes over text, several layout forms per kind.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
+import os
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +46,43 @@ TEXT_FACES = ("sans", "serif", "kai", "ming", "hei")
 HELD_OUT_FACES = frozenset({"ming", "hei"})
 
 
-def _resolve(candidates: Sequence[tuple[str, int]]) -> tuple[str, int] | None:
+#: ``OCR_FRAMES_BENCH_FONTS=wheel`` draws every role with the Noto Sans CJK wheel only (bold
+#: roles in its Bold instance), ignoring Debian fonts, so that a document looks the same on
+#: every machine (CI has only the wheel).  :func:`font_mode` switches it in-process.
+FONTS_ENV = "OCR_FRAMES_BENCH_FONTS"
+FONT_MODES = ("system", "wheel")
+_forced_mode: str | None = None
+
+
+def fonts_mode() -> str:
+    """'wheel' (the pip wheel for every role) or 'system' (Debian fonts first)."""
+    if _forced_mode is not None:
+        return _forced_mode
+    return "wheel" if os.environ.get(FONTS_ENV, "").strip().lower() == "wheel" else "system"
+
+
+@contextlib.contextmanager
+def font_mode(mode: str) -> Iterator[None]:
+    """Draw with ``mode`` ('wheel' or 'system') inside the block, whatever the environment."""
+    global _forced_mode
+    if mode not in FONT_MODES:
+        raise ValueError(f"font mode must be one of {FONT_MODES}, not {mode!r}")
+    before = _forced_mode
+    _forced_mode = mode
+    _clear_font_caches()
+    try:
+        yield
+    finally:
+        _forced_mode = before
+        _clear_font_caches()
+
+
+def _clear_font_caches() -> None:
+    _available_faces.cache_clear()
+    _font.cache_clear()
+
+
+def _resolve(candidates: Sequence[tuple[str, int]], mode: str = "system") -> tuple[str, int] | None:
     for path, index in candidates:
         if path == "pip":
             try:
@@ -54,27 +92,38 @@ def _resolve(candidates: Sequence[tuple[str, int]]) -> tuple[str, int] | None:
             found = sorted(Path(manimgx_fonts_cjk.__file__).parent.glob("*.tt[cf]"))
             if found:
                 return str(found[0]), index
-        elif Path(path).exists():
+        elif mode != "wheel" and Path(path).exists():
             return path, index
     return None
 
 
-@functools.cache
 def available_faces() -> tuple[str, ...]:
-    """The font roles this machine can draw with."""
-    return tuple(role for role, files in _FONT_FILES.items() if _resolve(files) is not None)
+    """The font roles this machine can draw with (in wheel mode: sans and sans-bold)."""
+    return _available_faces(fonts_mode())
 
 
 @functools.cache
+def _available_faces(mode: str) -> tuple[str, ...]:
+    return tuple(role for role, files in _FONT_FILES.items() if _resolve(files, mode) is not None)
+
+
 def font(role: str, size: int) -> ImageFont.FreeTypeFont:
-    """The font of a role at a pixel size; falls back to ``sans`` when a role is missing."""
-    found = _resolve(_FONT_FILES[role]) or _resolve(_FONT_FILES["sans"])
+    """The font of a role at a pixel size; falls back to ``sans`` (``sans-bold`` for bold
+    roles in wheel mode) when a role is missing."""
+    return _font(role, size, fonts_mode())
+
+
+@functools.cache
+def _font(role: str, size: int, mode: str) -> ImageFont.FreeTypeFont:
+    fallback = "sans-bold" if mode == "wheel" and "bold" in role else "sans"
+    found = _resolve(_FONT_FILES[role], mode) or _resolve(_FONT_FILES[fallback], mode)
     if found is None:
         raise RuntimeError("no CJK font: install manimgx-fonts-cjk (pip) or fonts-noto-cjk (apt)")
     path, index = found
     loaded = ImageFont.truetype(path, size, index=index)
-    if path.endswith("NotoSansCJK-VF.otf.ttc") and "bold" in role:
-        loaded.set_variation_by_name("Bold")
+    if path.endswith("NotoSansCJK-VF.otf.ttc"):
+        # the variable font's default instance is Thin
+        loaded.set_variation_by_name("Bold" if "bold" in role else "Regular")
     return loaded
 
 

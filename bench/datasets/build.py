@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.datasets import photo
-from bench.datasets._common import REPORT_SEEDS, TUNE_SEEDS, Sample, pick_face
+from bench.datasets._common import REPORT_SEEDS, TEXT_FACES, TUNE_SEEDS, Sample, pick_face
 
 Generator = Callable[[random.Random, str], Sample]
 
@@ -59,13 +59,22 @@ def seed_for(kind: str, split: str, index: int, variant: str) -> int:
     return seeds.start + zlib.crc32(f"{kind}/{variant}/{index}".encode()) % len(seeds)
 
 
-def make_one(kind: str, split: str, index: int, variant: str) -> tuple[bytes, dict[str, Any]]:
-    """The encoded image of one (kind, split, index, variant) and its truth entry."""
+def make_one(
+    kind: str, split: str, index: int, variant: str, face: str | None = None
+) -> tuple[bytes, dict[str, Any]]:
+    """The encoded image of one (kind, split, index, variant) and its truth entry.
+
+    ``face`` forces the text face (one of ``TEXT_FACES``) instead of drawing it from the
+    seed; the face is then not drawn from the random stream at all, so with
+    ``OCR_FRAMES_BENCH_FONTS=wheel`` the image does not depend on the fonts a machine has."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {sorted(SPLITS)}, not {split!r}")
+    if face is not None and face not in TEXT_FACES:
+        raise ValueError(f"face must be one of {TEXT_FACES}, not {face!r}")
     seed = seed_for(kind, split, index, variant)
     rng = random.Random(seed)
-    face = pick_face(rng, split)
+    if face is None:
+        face = pick_face(rng, split)
     sample = KINDS[kind](rng, face)
     data, info = photo.render(sample.image, variant, rng)
     entry = {

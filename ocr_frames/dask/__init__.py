@@ -35,7 +35,15 @@ On a real cluster:
 * give the workers images they can read (a shared mount, URLs or a bytes column);
 * ``rate_limit`` is for the whole cluster: about ``0.9 * minute_quota / 60``, one
   ``limiter_name`` per account; two clusters on one account must split the quota;
-* ``cache_dir`` on local disk (SQLite is not for NFS): a rerun on the same nodes is free.
+* ``cache_dir`` on local disk (SQLite is not for NFS): a rerun on the same nodes is free;
+* with ``engine=LocalEngine(threads=1)``, start the workers without Dask's default
+  ``MALLOC_TRIM_THRESHOLD_=65536``: it makes onnxruntime about 1.5x slower per image
+  (measured in ``bench/local_throughput.py``)::
+
+      dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None})
+      cluster = LocalCluster(n_workers=2, threads_per_worker=1)
+
+  The local engine logs a warning when it starts in a process with that setting.
 
 Requires ``pip install 'ocr-frames[dask]'`` (dask[dataframe] and distributed); a plain
 ``import ocr_frames`` does not import Dask.

@@ -27,10 +27,15 @@ MIN_AREA: Final = 0.04
 
 
 def _order(points: np.ndarray) -> Quad:
+    """Four corners as left-top, right-top, right-bottom, left-bottom: clockwise around
+    their centre, starting at the one nearest the top-left (each corner used once, even
+    for a strongly slanted quadrilateral)."""
     pts = points.reshape(-1, 2).astype(float)
-    total, diff = pts.sum(axis=1), pts[:, 1] - pts[:, 0]
-    lt, rb = pts[np.argmin(total)], pts[np.argmax(total)]
-    rt, lb = pts[np.argmin(diff)], pts[np.argmax(diff)]
+    centre = pts.mean(axis=0)
+    angles = np.arctan2(pts[:, 1] - centre[1], pts[:, 0] - centre[0])
+    clockwise = pts[np.argsort(angles)]  # y grows downwards: increasing angle is clockwise
+    start = int(np.argmin(clockwise.sum(axis=1)))
+    lt, rt, rb, lb = (clockwise[(start + i) % 4] for i in range(4))
     return (
         (float(lt[0]), float(lt[1])),
         (float(rt[0]), float(rt[1])),

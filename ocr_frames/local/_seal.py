@@ -18,20 +18,22 @@ import numpy as np
 
 __all__ = ["red_mask", "seal_strip", "without_red"]
 
-#: How much redder than green and blue a pixel must be to count as seal ink.
-_RED_MARGIN: Final = 40
+#: How much redder than green and blue a pixel must be to be lifted out (low: the seal's
+#: pale, blurred edges go too) and to count as the seal's letters (high: only solid ink).
+LIFT_MARGIN: Final = 20
+INK_MARGIN: Final = 40
 
 
-def red_mask(image: np.ndarray) -> np.ndarray:
-    """Boolean mask of the seal-red pixels of a BGR image."""
+def red_mask(image: np.ndarray, margin: int = INK_MARGIN) -> np.ndarray:
+    """Boolean mask of the pixels of a BGR image ``margin`` redder than green and blue."""
     b, g, r = (image[..., i].astype(np.int16) for i in range(3))
-    mask: np.ndarray = (r - np.maximum(g, b)) > _RED_MARGIN
+    mask: np.ndarray = (r - np.maximum(g, b)) > margin
     return mask
 
 
 def without_red(image: np.ndarray) -> np.ndarray:
     """A copy of a BGR image with its red ink replaced by the grey of its red channel."""
-    mask = red_mask(image)
+    mask = red_mask(image, LIFT_MARGIN)
     if not mask.any():
         return image
     out: np.ndarray = image.copy()
@@ -41,35 +43,68 @@ def without_red(image: np.ndarray) -> np.ndarray:
     return out
 
 
-def seal_strip(image: np.ndarray) -> np.ndarray | None:
+def seal_strip(
+    image: np.ndarray, within: tuple[float, float, float, float] | None = None
+) -> np.ndarray | None:
     """The text ring of the largest round red seal, unrolled left to right (dark text on
     white, BGR), or None when the image has no round red seal.
 
-    The ring is unrolled from the bottom of the seal clockwise, one full turn, so text set
+    ``within`` (left, top, right, bottom) limits the search to the document's area.  The
+    ring is unrolled from the bottom of the seal clockwise, one full turn, so text set
     around the top (the usual place, read clockwise) comes out whole in the middle."""
     import cv2  # the local extra
 
-    mask = red_mask(image).astype(np.uint8) * 255
-    if int(mask.sum()) == 0:
+    if within is not None:  # only the document: a reddish table is not a seal
+        h, w = image.shape[:2]
+        left, top, right, bottom = within
+        x0, y0 = max(0, int(left)), max(0, int(top))
+        x1, y1 = min(w, math.ceil(right)), min(h, math.ceil(bottom))
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return None
+        image = image[y0:y1, x0:x1]
+    b, g, r = (image[..., i].astype(np.int16) for i in range(3))
+    redness = r - np.maximum(g, b)
+    # a photo's seal is fainter: the threshold follows the reddest pixels found
+    margin = min(INK_MARGIN, max(12, int(np.percentile(redness, 99.9)) // 2))
+    found = (redness > margin).astype(np.uint8) * 255
+    if int(found.sum()) == 0:
         return None
+    # a ring broken by noise and blur is closed again
+    mask = cv2.morphologyEx(found, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    best: tuple[float, float, float] | None = None
-    smallest = 0.04 * min(image.shape[:2])
+    best: tuple[tuple[float, float], tuple[float, float], float] | None = None
+    smallest = 0.08 * min(image.shape[:2])
     for contour in contours:
-        (cx, cy), radius = cv2.minEnclosingCircle(contour)
-        if radius < smallest:
+        if len(contour) < 5:
             continue
-        # a round seal fills its enclosing circle's outline: most points sit near the rim
-        points = contour.reshape(-1, 2).astype(np.float64)
-        distance = np.hypot(points[:, 0] - cx, points[:, 1] - cy)
-        if np.median(distance) < 0.8 * radius:
+        (cx, cy), (width, height), angle = cv2.fitEllipse(contour)
+        if max(width, height) < smallest or min(width, height) < 0.45 * max(width, height):
             continue
-        if best is None or radius > best[2]:
-            best = (cx, cy, radius)
+        # a round seal (an ellipse in a photo taken at an angle) is mostly outline: its
+        # outer contour's points lie near the fitted ellipse
+        t = math.radians(angle)
+        dx, dy = contour[:, 0, 0] - cx, contour[:, 0, 1] - cy
+        u = (dx * math.cos(t) + dy * math.sin(t)) / (width / 2)
+        v = (-dx * math.sin(t) + dy * math.cos(t)) / (height / 2)
+        if np.median(np.hypot(u, v)) < 0.8:
+            continue
+        if best is None or width * height > best[1][0] * best[1][1]:
+            best = ((cx, cy), (width, height), angle)
     if best is None:
         return None
-    cx, cy, radius = best
-    ink = 255 - mask  # dark text on white, whatever the paper and lighting
+    (cx, cy), (width, height), angle = best
+    radius = max(width, height) / 2
+    # dark text on white, whatever the paper and lighting: the redder, the darker (the
+    # letters' soft edges kept, which the recogniser reads better than a hard mask)
+    darkness = np.clip((redness - margin // 2) * (255 // max(1, margin)), 0, 255)
+    ink: np.ndarray = (255 - darkness).astype(np.uint8)
+    # stretch the ellipse back into a circle about its centre
+    t = math.radians(angle)
+    rot = np.array([[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]])
+    stretch = rot @ np.diag([2 * radius / width, 2 * radius / height]) @ rot.T
+    offset = np.array([cx, cy]) - stretch @ np.array([cx, cy])
+    matrix = np.hstack([stretch, offset[:, None]])
+    ink = cv2.warpAffine(ink, matrix, (ink.shape[1], ink.shape[0]), borderValue=255)
     circumference = int(2 * math.pi * radius)
     polar = cv2.warpPolar(
         ink,

@@ -205,3 +205,19 @@ def test_demo_still_runs_on_the_emulator(
     assert out.splitlines()[0].startswith("demo: using the bundled WeChat emulator")
     assert "rerun: 5 cache hits, 0 billed calls" in out
     assert pd.read_parquet(tmp_path / "bankcard.parquet")["number"].notna().all()
+
+
+def test_dask_malloc_trim_setting_is_named_with_its_fix(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from ocr_frames.local import _ocr
+
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
+    with caplog.at_level("WARNING", logger="ocr_frames.local"):
+        _ocr._warn_malloc_trim()
+    assert "pre-spawn-environ.MALLOC_TRIM_THRESHOLD_" in caplog.text
+    caplog.clear()
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_")
+    with caplog.at_level("WARNING", logger="ocr_frames.local"):
+        _ocr._warn_malloc_trim()
+    assert caplog.text == ""

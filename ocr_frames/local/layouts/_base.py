@@ -58,9 +58,30 @@ def same_row(a: Token, b: Token, ratio: float = 0.5) -> bool:
     return overlap >= ratio * min(a.height, b.height)
 
 
+def _starts(text: str, label: str) -> int:
+    """The length of ``text``'s start that spells ``label`` (0: it does not): the label
+    itself, or for a label of two or more letters, the label with one stray letter read
+    between its letters (``姓生名``: a speck in a letter-spaced ``姓    名``)."""
+    if text.startswith(label):
+        return len(label)
+    if len(label) >= 2 and len(text) > len(label):
+        head = text[: len(label) + 1]
+        ends = head[0] == label[0] and head[-1] == label[-1]
+        if ends and any(head[:i] + head[i + 1 :] == label for i in range(1, len(label))):
+            return len(label) + 1
+    return 0
+
+
 def _overlap(a: Token, b: Token) -> float:
     """Vertical overlap of two tokens (negative: the gap between them)."""
     return min(a.bottom, b.bottom) - max(a.top, b.top)
+
+
+def _beside(row: list[Token], label: Token) -> tuple[bool, float]:
+    """How well a row of tokens right of a label fits as its value: rows that start with
+    text (not another label) first, then the row overlapping the label the most."""
+    share = max(_overlap(t, label) / min(t.height, label.height) for t in row)
+    return row[0].label is None, share
 
 
 def _centred_block(rows: list[list[Token]], label: Token) -> bool:
@@ -130,7 +151,15 @@ class Page:
             cos, sin = math.cos(-angles[region]), math.sin(-angles[region])
             pts = [(x * cos - y * sin, x * sin + y * cos) for x, y in box.quad]
             xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-            pieces.append((compact(box.text), (min(xs), max(xs), min(ys), max(ys)), index, region))
+            # a line still slanted after the page's deskew (a photo's perspective) keeps
+            # its own thickness, not the height of its slanted bounding box
+            (x0, y0), (x1, y1), _, (x3, y3) = pts
+            side, thickness = math.hypot(x1 - x0, y1 - y0), math.hypot(x3 - x0, y3 - y0)
+            middle = sum(ys) / 4
+            half = min(max(ys) - min(ys), min(side, thickness)) / 2
+            pieces.append(
+                (compact(box.text), (min(xs), max(xs), middle - half, middle + half), index, region)
+            )
         for text, bounds, index, region in self._join_spaced_labels(pieces):
             self.tokens.extend(self._split(text, bounds, index, region))
 
@@ -176,18 +205,18 @@ class Page:
                 if nxt is None:
                     break
                 candidate = joined + out[nxt][0]
-                done = next((n for n in names if candidate.startswith(n)), None)
+                done = next((n for n in names if _starts(candidate, n)), None)
                 if done is None and not any(n.startswith(candidate) for n in names):
                     break
                 members.append(nxt)
                 joined, edge = candidate, out[nxt][1][1]
                 if done is not None:
                     break
-            label = next((n for n in names if joined.startswith(n)), None)
+            label = next((n for n in names if _starts(joined, n)), None)
             if label is None or len(members) < 2:
                 continue
             last_text, (l2, r2, t2, b2), last_index, _ = out[members[-1]]
-            tail = joined[len(label) :]
+            tail = joined[_starts(joined, label) :]
             width = (r2 - l2) / max(1, len(last_text))
             cut = r2 - len(tail) * width
             union = (
@@ -301,7 +330,7 @@ class Page:
         ]
         rows = self.rows(near)
         if len(rows) > 1 and not _centred_block(rows, label):  # its own row only
-            rows = [max(rows, key=lambda r: sum(_overlap(t, label) for t in r))]
+            rows = [max(rows, key=lambda r: _beside(r, label))]
         out: list[Token] = []
         for row in rows:
             edge = label.right

@@ -14,6 +14,7 @@ import itertools
 import math
 import statistics
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from ocr_frames.local.layouts._base import Page, Token
 
@@ -23,15 +24,15 @@ __all__ = ["gutters", "reading_order"]
 def gutters(boxes: Sequence[Token], *, min_width: float | None = None) -> list[float]:
     """The x positions (centres) of the page's gutters, left to right.
 
-    A gutter is a strip at least ``min_width`` wide (default: 1.2 median line heights)
-    crossed by at most one line in twenty, with at least a fifth of the text's rows on each
-    side of it.
+    A gutter is a strip at least ``min_width`` wide (default: 0.6 median line heights)
+    crossed by at most one line in twelve (a title, a footer), with at least a tenth
+    of the lines on each side of it.
     """
     if len(boxes) < 4:
         return []
     height = statistics.median(b.height for b in boxes)
-    min_width = 1.2 * height if min_width is None else min_width
-    allowed = max(1, len(boxes) // 20)
+    min_width = 0.6 * height if min_width is None else min_width
+    allowed = max(1, len(boxes) // 12)
     edges = sorted({round(b.left) for b in boxes} | {round(b.right) for b in boxes})
     found: list[float] = []
     start: float | None = None
@@ -53,9 +54,9 @@ def _keep(
 ) -> None:
     if end - start < width:
         return
-    left = sum(1 for b in boxes if b.right <= start)
-    right = sum(1 for b in boxes if b.left >= end)
-    if min(left, right) >= max(2, len(boxes) // 5):
+    left = sum(1 for b in boxes if b.cx < start)
+    right = sum(1 for b in boxes if b.cx > end)
+    if min(left, right) >= max(2, len(boxes) // 10):
         found.append((start + end) / 2)
 
 
@@ -68,6 +69,33 @@ def reading_order(
     ``may_break`` is true (a menu's headings) that are alone at their height: nothing
     in another column beside them, as when a heading is set above all the columns.
     """
+    straight = _unsheared(boxes)
+    originals = {id(s): b for s, b in zip(straight, boxes, strict=True)}
+    return [originals[id(b)] for b in _order(straight, may_break)]
+
+
+def _slant(boxes: Sequence[Token]) -> float:
+    """How far left edges drift sideways per pixel down (a photo taken at an angle leans
+    the columns while the lines stay level): the median drift between left-aligned boxes
+    a few rows apart, 0 when there are none."""
+    slopes = []
+    for a in boxes:
+        for b in boxes:
+            dy = b.cy - a.cy
+            if a.height < dy < 12 * a.height and abs(b.left - a.left) < 0.25 * dy:
+                slopes.append((b.left - a.left) / dy)
+    return statistics.median(slopes) if len(slopes) >= 4 else 0.0
+
+
+def _unsheared(boxes: Sequence[Token]) -> list[Token]:
+    """The boxes with the columns' lean taken out (x shifted by the slant times y)."""
+    slant = _slant(boxes)
+    if abs(slant) < 0.01:
+        return list(boxes)
+    return [replace(b, left=b.left - slant * b.cy, right=b.right - slant * b.cy) for b in boxes]
+
+
+def _order(boxes: Sequence[Token], may_break: Callable[[Token], bool]) -> list[Token]:
     cuts = gutters(boxes)
     if not cuts:
         return [b for row in Page.rows(boxes) for b in row]
@@ -80,13 +108,23 @@ def reading_order(
         return any(box.left < x < box.right for x in cuts)
 
     def alone(box: Token) -> bool:
-        return not any(
+        """Nothing beside the box in another column, and below it every column starts a
+        row at the same height (a grid under a heading set across the columns; a heading
+        in one column of a menu set in columns has the other columns run on beside it)."""
+        if any(
             other is not box
             and column(other) != column(box)
             and other.top < box.bottom
             and other.bottom > box.top
             for other in boxes
-        )
+        ):
+            return False
+        firsts = []
+        for i in range(len(bounds)):
+            below = [b for b in boxes if column(b) == i and b.top >= box.bottom - 0.2 * box.height]
+            if below:
+                firsts.append(min(b.top for b in below))
+        return len(firsts) > 1 and max(firsts) - min(firsts) < 0.5 * box.height
 
     breakers = sorted(
         (b for b in boxes if crosses(b) or (may_break(b) and alone(b))), key=lambda b: b.top

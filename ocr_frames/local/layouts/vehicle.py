@@ -9,7 +9,7 @@ from typing import Any, Final
 import numpy as np
 
 from ocr_frames.kinds import spec
-from ocr_frames.local._geometry import Quad, quad_dict
+from ocr_frames.local._geometry import Quad, point_in_quad, quad_dict
 from ocr_frames.local._ocr import TextBox
 from ocr_frames.local._quad import find_documents, text_bounds
 from ocr_frames.local._seal import seal_strip
@@ -89,6 +89,8 @@ def parse_driving(boxes: Sequence[TextBox], image: np.ndarray) -> dict[str, Any]
     labels = Page(boxes, DRIVING_LABELS).tokens
     sides = [[boxes[t.index] for t in labels if t.label in family] for family in (_FRONT, _BACK)]
     quads = find_documents(image, boxes, limit=2, apart=sides)
+    if not all(any(point_in_quad((b.cx, b.cy), q) for q in quads) for side in sides for b in side):
+        quads = []  # an outline that leaves labels out is not the pages' outline
     page = Page(boxes, DRIVING_LABELS, regions=quads)
     keys = {t.label for t in page.tokens if t.label is not None}
     if len(keys & (_FRONT | _BACK)) < 3:
@@ -164,7 +166,7 @@ def _authority(text: str) -> str:
     if not options:
         return text
     edits, _, size, ending = min(options)
-    return text[:-size] + ending if 0 < edits <= len(ending) // 4 else text
+    return text[:-size] + ending if 0 < edits <= len(ending) // 3 else text
 
 
 def _edits(a: str, b: str) -> int:
@@ -203,13 +205,16 @@ def parse_drivinglicense(
         start, dates = dates[0], dates[1:]
     answer["valid_from"] = start or ""
     answer["valid_to"] = dates[0] if dates else ""
-    answer["official_seal"] = _ring(image, read) or _seal(page)
+    answer["official_seal"] = _ring(image, boxes, read) or _seal(page)
     return answer
 
 
-def _ring(image: np.ndarray, read: Reader | None) -> str:
+def _ring(image: np.ndarray, boxes: Sequence[TextBox], read: Reader | None) -> str:
     """The authority named around the seal's ring, or "" (no round seal, nothing read)."""
-    strip = seal_strip(image) if read is not None else None
+    if read is None or not boxes:
+        return ""
+    (left, top), _, (right, bottom), _ = text_bounds(boxes, margin=0.1)
+    strip = seal_strip(image, (left, top, right, bottom))
     if strip is None or read is None:
         return ""
     lines = sorted(simplified(read(strip)), key=lambda box: box.left)
