@@ -1,7 +1,7 @@
 """The local engine on documents it was not fitted to: the ``bench/datasets`` generator's
 tune and report splits, scored per kind, per variant and per layout form.
 
-    python -m bench.generalise --split report --per-kind 12     # the reported figures
+    python -m bench.generalise --split report --per-kind 15     # the reported figures
     python -m bench.generalise --split tune --per-kind 6 --kinds bizlicense --failures
 
 The images are made at run time (``python -m bench.datasets``), written under

@@ -27,7 +27,9 @@ def main(argv: list[str] | None = None) -> int:
             "Generate synthetic Chinese document images with ground truth, independent of "
             "sample_data/. Writes OUT/<kind>/<kind>_<variant>_<index>.<png|jpg> and "
             "OUT/truth.json (relative path -> kind, variant, layout, face, seed, rotation, "
-            "format, split, answer). Same arguments, same bytes."
+            "format, split, answer). Same arguments and fonts, same bytes; "
+            "OCR_FRAMES_BENCH_FONTS=wheel draws everything in the Noto Sans CJK of the "
+            "manimgx-fonts-cjk wheel, so the bytes do not depend on the machine's fonts."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

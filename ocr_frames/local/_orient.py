@@ -22,6 +22,8 @@ __all__ = ["VOTERS", "map_back", "quarter_turns", "turn_point"]
 
 #: How many of the longest lines vote (the classifier costs ~1.5 ms a line).
 VOTERS: Final = 8
+#: Width of a classifier piece, in line heights (the classifier reads 192 x 48 pixels).
+PIECE: Final = 4
 #: A box this much longer one way than the other is a line laid that way.
 ELONGATED: Final = 1.5
 
@@ -76,6 +78,18 @@ def _crop(image: np.ndarray, quad: Quad, tall: bool) -> np.ndarray | None:
     return np.ascontiguousarray(cv2.warpPerspective(image, matrix, size, flags=cv2.INTER_LINEAR))
 
 
+def _pieces(crop: np.ndarray) -> list[np.ndarray]:
+    """A long line cut into up to three pieces of about the classifier's shape (4:1): a
+    whole line squeezed into 192 x 48 pixels is often misjudged."""
+    height, width = crop.shape[:2]
+    size = PIECE * height
+    if width <= 1.5 * size:
+        return [crop]
+    count = min(3, int(width // size))
+    starts = np.linspace(0, width - size, count).astype(int)
+    return [np.ascontiguousarray(crop[:, s : s + size]) for s in starts]
+
+
 def quarter_turns(image: np.ndarray, quads: Sequence[Quad], classify: Classifier) -> int:
     """The counter-clockwise quarter turns (0..3) that make ``image`` upright, from its
     text boxes ``quads`` (as detected on ``image``)."""
@@ -87,7 +101,12 @@ def quarter_turns(image: np.ndarray, quads: Sequence[Quad], classify: Classifier
     tall_length = sum(length for length, tall, _ in lines if tall)
     on_side = tall_length > sum(length for length, tall, _ in lines if not tall)
     chosen = sorted((line for line in lines if line[1] == on_side), key=lambda line: -line[0])
-    crops = [c for _, tall, q in chosen[:VOTERS] if (c := _crop(image, q, tall)) is not None]
+    crops = [
+        piece
+        for _, tall, q in chosen[:VOTERS]
+        if (c := _crop(image, q, tall)) is not None
+        for piece in _pieces(c)
+    ]
     if not crops:
         return 0
     vote = sum(score if "180" in label else -score for label, score in classify(crops))
