@@ -20,7 +20,8 @@ from ocr_frames.local._geometry import Point, Quad
 
 __all__ = ["VOTERS", "map_back", "quarter_turns", "turn_point"]
 
-#: How many of the longest lines vote (the classifier costs ~1.5 ms a line).
+#: How many of the longest lines vote (each in up to three pieces; the classifier costs
+#: ~1.5 ms a piece, so at most ~36 ms a page).
 VOTERS: Final = 8
 #: Width of a classifier piece, in line heights (the classifier reads 192 x 48 pixels).
 PIECE: Final = 4

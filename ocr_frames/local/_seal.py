@@ -26,6 +26,8 @@ INK_MARGIN: Final = 40
 
 def red_mask(image: np.ndarray, margin: int = INK_MARGIN) -> np.ndarray:
     """Boolean mask of the pixels of a BGR image ``margin`` redder than green and blue."""
+    if image.ndim != 3 or image.shape[2] < 3:
+        raise ValueError(f"a BGR image is needed, got an array of shape {image.shape}")
     b, g, r = (image[..., i].astype(np.int16) for i in range(3))
     mask: np.ndarray = (r - np.maximum(g, b)) > margin
     return mask
@@ -54,6 +56,8 @@ def seal_strip(
     around the top (the usual place, read clockwise) comes out whole in the middle."""
     import cv2  # the local extra
 
+    if image.ndim != 3 or image.shape[2] < 3:
+        raise ValueError(f"a BGR image is needed, got an array of shape {image.shape}")
     if within is not None:  # only the document: a reddish table is not a seal
         h, w = image.shape[:2]
         left, top, right, bottom = within
@@ -87,6 +91,13 @@ def seal_strip(
         u = (dx * math.cos(t) + dy * math.sin(t)) / (width / 2)
         v = (-dx * math.sin(t) + dy * math.cos(t)) / (height / 2)
         if np.median(np.hypot(u, v)) < 0.8:
+            continue
+        # a seal is a ring with letters inside, not a solid blob: most of its ellipse is
+        # paper
+        inside = np.zeros(found.shape, np.uint8)
+        cv2.ellipse(inside, ((cx, cy), (width, height), angle), 255, -1)
+        area = int(np.count_nonzero(inside))
+        if int(np.count_nonzero(found[inside > 0])) > area // 2:
             continue
         if best is None or width * height > best[1][0] * best[1][1]:
             best = ((cx, cy), (width, height), angle)

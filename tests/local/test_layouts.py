@@ -267,3 +267,38 @@ def test_fixes_keep_printed_check_characters_and_read_confusable_letters() -> No
     assert alnum("LJ2U6BNRSVEC9TGZY") == "LJ2U6BNRSVEC9TGZY"
     assert alnum("lg742 oupljgh18vkl") == "LG7420UPLJGH18VKL"
     assert plate("示例汽车") is None
+
+
+def test_comm_form_and_receipt_read_row_by_row_not_as_columns() -> None:
+    """A label column beside a value column (a form), or items beside amounts (a receipt),
+    is not text set in columns."""
+    form = [("姓名", "张三"), ("性别", "男"), ("电话", "13800000000"), ("地址", "北京市某路1号")]
+    boxes = []
+    for i, (label, value) in enumerate(form):
+        boxes += [box(label, 80, 100 + 60 * i), box(value, 300, 100 + 60 * i)]
+    answer = parse("comm", boxes, IMAGE)
+    assert answer is not None
+    assert [item["text"] for item in answer["items"]] == [t for pair in form for t in pair]
+
+
+def test_comm_two_columns_of_text_read_column_by_column() -> None:
+    left = [f"左栏第{i}行的文字内容比较长" for i in range(5)]
+    right = [f"右栏第{i}行的文字内容比较长" for i in range(5)]
+    boxes = [box("标题", 420, 40)]
+    for i in range(5):
+        boxes += [box(left[i], 60, 120 + 50 * i), box(right[i], 520, 120 + 50 * i)]
+    answer = parse("comm", boxes, IMAGE)
+    assert answer is not None
+    assert [item["text"] for item in answer["items"]] == ["标题", *left, *right]
+
+
+def test_seal_authority_endings_put_right_only_when_one_letter_is_off() -> None:
+    from ocr_frames.local.layouts.vehicle import _authority
+
+    assert _authority("广东省广州市公安局交通盛察支队") == "广东省广州市公安局交通警察支队"
+    for name in (
+        "重庆市公安局交通巡逻警察总队",
+        "某市公安局某分局交通警察大队",
+        "某省公安厅交通管理局",
+    ):
+        assert _authority(name) == name

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 import statistics
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
@@ -26,7 +27,8 @@ def gutters(boxes: Sequence[Token], *, min_width: float | None = None) -> list[f
 
     A gutter is a strip at least ``min_width`` wide (default: 0.6 median line heights)
     crossed by at most one line in twelve (a title, a footer), with at least a tenth
-    of the lines on each side of it.
+    of the lines on each side of it, and lines on each side (their median) at least twice
+    as wide as the strip.
     """
     if len(boxes) < 4:
         return []
@@ -54,9 +56,13 @@ def _keep(
 ) -> None:
     if end - start < width:
         return
-    left = sum(1 for b in boxes if b.cx < start)
-    right = sum(1 for b in boxes if b.cx > end)
-    if min(left, right) >= max(2, len(boxes) // 10):
+    left = [b.right - b.left for b in boxes if b.cx < start]
+    right = [b.right - b.left for b in boxes if b.cx > end]
+    if min(len(left), len(right)) < max(2, len(boxes) // 10):
+        return
+    # columns of text are much wider than the gutter between them; a form's labels and
+    # values, or a receipt's items and amounts, are not (they read row by row)
+    if min(statistics.median(left), statistics.median(right)) >= 2 * (end - start):
         found.append((start + end) / 2)
 
 
@@ -71,7 +77,8 @@ def reading_order(
     """
     straight = _unsheared(boxes)
     originals = {id(s): b for s, b in zip(straight, boxes, strict=True)}
-    return [originals[id(b)] for b in _order(straight, may_break)]
+    ordered = _order(straight, lambda box: may_break(originals[id(box)]))
+    return [originals[id(b)] for b in ordered]
 
 
 def _slant(boxes: Sequence[Token]) -> float:
@@ -79,8 +86,11 @@ def _slant(boxes: Sequence[Token]) -> float:
     the columns while the lines stay level): the median drift between left-aligned boxes
     a few rows apart, 0 when there are none."""
     slopes = []
-    for a in boxes:
-        for b in boxes:
+    by_left = sorted(boxes, key=lambda box: box.left)
+    lefts = [box.left for box in by_left]
+    for a in by_left:
+        reach = 3 * a.height  # |drift| < 0.25 * dy and dy < 12 heights
+        for b in by_left[bisect_left(lefts, a.left - reach) : bisect_right(lefts, a.left + reach)]:
             dy = b.cy - a.cy
             if a.height < dy < 12 * a.height and abs(b.left - a.left) < 0.25 * dy:
                 slopes.append((b.left - a.left) / dy)
@@ -101,8 +111,12 @@ def _order(boxes: Sequence[Token], may_break: Callable[[Token], bool]) -> list[T
         return [b for row in Page.rows(boxes) for b in row]
     bounds = list(zip([-math.inf, *cuts], [*cuts, math.inf], strict=True))
 
+    columns = {
+        id(box): next(i for i, (lo, hi) in enumerate(bounds) if lo <= box.cx < hi) for box in boxes
+    }
+
     def column(box: Token) -> int:
-        return next(i for i, (lo, hi) in enumerate(bounds) if lo <= box.cx < hi)
+        return columns[id(box)]
 
     def crosses(box: Token) -> bool:
         return any(box.left < x < box.right for x in cuts)

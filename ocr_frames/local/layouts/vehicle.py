@@ -154,29 +154,33 @@ _AUTHORITIES: Final = (
 )
 
 
+#: Endings of names that are read as they are (any unit of the traffic police).
+_WELL_FORMED: Final = (
+    "交通警察支队",
+    "交通警察总队",
+    "交通警察大队",
+    "交通管理局",
+    "车辆管理所",
+)
+
+
 def _authority(text: str) -> str:
-    """``text`` with its ending put right when it is one or two letters off a known
-    authority's (``…公安局交通盛察支队`` → ``…公安局交通警察支队``)."""
+    """``text`` with its ending put right when a letter or two of a known authority's
+    ending was misread (``…公安局交通盛察支队`` → ``…公安局交通警察支队``).  Only an
+    ending of the same length with exactly one wrong letter is rewritten, and a name that
+    already ends like an authority's (``…分局交通警察大队``, ``…公安厅交通管理局``) is
+    kept as read."""
+    if text.endswith(_WELL_FORMED):
+        return text
     options = [
-        (_edits(text[-size:], ending), abs(size - len(ending)), size, ending)
+        (sum(a != b for a, b in zip(text[-len(ending) :], ending, strict=True)), ending)
         for ending in _AUTHORITIES
-        for size in (len(ending) - 1, len(ending), len(ending) + 1)
-        if size <= len(text)
+        if len(ending) <= len(text)
     ]
     if not options:
         return text
-    edits, _, size, ending = min(options)
-    return text[:-size] + ending if 0 < edits <= len(ending) // 3 else text
-
-
-def _edits(a: str, b: str) -> int:
-    """Levenshtein distance (short strings)."""
-    row = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        prev, row[0] = row[0], i
-        for j, cb in enumerate(b, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
-    return row[-1]
+    wrong, ending = min(options)
+    return text[: -len(ending)] + ending if wrong == 1 else text
 
 
 def parse_drivinglicense(
@@ -215,7 +219,7 @@ def _ring(image: np.ndarray, boxes: Sequence[TextBox], read: Reader | None) -> s
         return ""
     (left, top), _, (right, bottom), _ = text_bounds(boxes, margin=0.1)
     strip = seal_strip(image, (left, top, right, bottom))
-    if strip is None or read is None:
+    if strip is None:
         return ""
     lines = sorted(simplified(read(strip)), key=lambda box: box.left)
     text = "".join(compact(box.text) for box in lines if _SEAL.search(box.text))
