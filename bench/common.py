@@ -17,6 +17,7 @@ import resource
 import subprocess
 import sys
 import time
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -279,3 +280,17 @@ def load(name: str) -> dict[str, Any] | None:
 
 def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# --- scoring answers against a truth --------------------------------------------------
+def norm(value: Any) -> str:
+    """A value as fields are compared: NFKC, all whitespace removed."""
+    return "".join(unicodedata.normalize("NFKC", str(value)).split())
+
+
+def price(value: Any) -> float | None:
+    """A menu price as a number to two decimals (None: not a number)."""
+    try:
+        return round(float(value), 2)
+    except (TypeError, ValueError):
+        return None

@@ -33,7 +33,6 @@ import json
 import statistics
 import sys
 import time
-import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -42,32 +41,12 @@ from typing import Any
 from rapidfuzz.distance import Levenshtein
 
 from bench import common
+from bench.common import norm, price
+from ocr_frames.kinds import KINDS
 
-KINDS = (
-    "idcard",
-    "bankcard",
-    "driving",
-    "drivinglicense",
-    "bizlicense",
-    "platenum",
-    "menu",
-    "comm",
-)
 VARIANTS = ("clean", "noisy", "photo")
 CARDS = ("idcard", "bankcard", "driving", "drivinglicense")
 _SKIP = frozenset({"errcode", "errmsg", "rid", "img_size"})
-
-
-def norm(value: Any) -> str:
-    """NFKC, whitespace removed."""
-    return "".join(unicodedata.normalize("NFKC", str(value)).split())
-
-
-def _price(value: Any) -> float | None:
-    try:
-        return round(float(value), 2)
-    except (TypeError, ValueError):
-        return None
 
 
 def _aligned(want: Sequence[str], got: Sequence[str]) -> int:
@@ -87,9 +66,9 @@ def score(want: Mapping[str, Any], got: Mapping[str, Any]) -> dict[str, Any]:
         fields.update({f"line{i}": i < hits for i in range(max(len(truth), len(answer)))})
         a, b = "".join(truth), "".join(answer)
     elif "menu_items" in want:
-        truth = [f"{norm(i['name'])} {_price(i['price'])}" for i in want["menu_items"]]
+        truth = [f"{norm(i['name'])} {price(i['price'])}" for i in want["menu_items"]]
         answer = [
-            f"{norm(i.get('name'))} {_price(i.get('price'))}" for i in got.get("menu_items") or []
+            f"{norm(i.get('name'))} {price(i.get('price'))}" for i in got.get("menu_items") or []
         ]
         hits = _aligned(truth, answer)
         fields.update({f"item{i}": i < hits for i in range(max(len(truth), len(answer)))})

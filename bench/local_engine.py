@@ -35,12 +35,16 @@ import resource
 import statistics
 import sys
 import time
-import unicodedata
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make ``bench`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import norm
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The card-sized documents the issue's speed target is about.
@@ -89,10 +93,6 @@ def _same_place(want: Any, got: Any) -> bool:
     )
 
 
-def _text(s: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", s).split())
-
-
 def score(want: Mapping[str, Any], got: Mapping[str, Any]) -> dict[str, bool]:
     """Field name → matched, for one image (see the module docstring for the rules)."""
     if want.get("errcode", 0) != 0:
@@ -108,9 +108,7 @@ def score(want: Mapping[str, Any], got: Mapping[str, Any]) -> dict[str, bool]:
             for i, item in enumerate(value):
                 other = got_items[i] if i < len(got_items) else None
                 fields[f"items[{i}]"] = bool(
-                    other
-                    and _text(other["text"]) == _text(item["text"])
-                    and _same_place(item, other)
+                    other and norm(other["text"]) == norm(item["text"]) and _same_place(item, other)
                 )
             for j in range(len(value), len(got_items)):
                 fields[f"items[{j}] (extra)"] = False
@@ -132,7 +130,7 @@ def score(want: Mapping[str, Any], got: Mapping[str, Any]) -> dict[str, bool]:
 
 
 def load_truth(samples: Path) -> dict[str, dict[str, Any]]:
-    truth: dict[str, dict[str, Any]] = json.loads((samples / "truth.json").read_text("utf-8"))
+    truth: dict[str, dict[str, Any]] = json.loads((samples / "truth.json").readnorm("utf-8"))
     seen: set[str] = set()
     unique = {}
     for name, entry in truth.items():  # the renamed duplicate is the same image
@@ -326,7 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     throughput = None if args.no_throughput else run_throughput(args.samples)
     text = report(rows, load_seconds, throughput, held_out, args.det_limit)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
+    args.out.writenorm(text, encoding="utf-8")
     sys.stdout.write(text)
     return 0
 

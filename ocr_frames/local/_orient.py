@@ -32,18 +32,22 @@ ELONGATED: Final = 1.5
 Classifier = Callable[[list[np.ndarray]], Sequence[tuple[str, float]]]
 
 
-def _line(quad: Quad) -> tuple[float, bool] | None:
-    """(length, laid up-and-down) of a text box elongated enough to be a line, else None.
-
-    The direction is that of the box's longer side, whichever corner the detector listed
-    first (a tilted photo's boxes do not start at their top-left corner)."""
+def _axes(quad: Quad) -> tuple[np.ndarray, np.ndarray]:
+    """The box's longer side and its shorter side as vectors, whichever corner the
+    detector listed first (a tilted photo's boxes do not start at their top-left)."""
     (x0, y0), (x1, y1), _, (x3, y3) = quad
-    a, b = (x1 - x0, y1 - y0), (x3 - x0, y3 - y0)
-    la, lb = float(np.hypot(*a)), float(np.hypot(*b))
-    (dx, dy), long, short = (a, la, lb) if la >= lb else (b, lb, la)
+    a, b = np.array([x1 - x0, y1 - y0]), np.array([x3 - x0, y3 - y0])
+    return (a, b) if np.hypot(*a) >= np.hypot(*b) else (b, a)
+
+
+def _line(quad: Quad) -> tuple[float, bool] | None:
+    """(length, laid up-and-down) of a text box elongated enough to be a line, else None:
+    the direction is that of the box's longer side."""
+    along, across = _axes(quad)
+    long, short = float(np.hypot(*along)), float(np.hypot(*across))
     if long < ELONGATED * short:
         return None
-    return long, abs(dy) > abs(dx)
+    return long, abs(along[1]) > abs(along[0])
 
 
 def _crop(image: np.ndarray, quad: Quad, tall: bool) -> np.ndarray | None:
@@ -52,9 +56,7 @@ def _crop(image: np.ndarray, quad: Quad, tall: bool) -> np.ndarray | None:
     so a tilted photo's line is not cut with pieces of its neighbours."""
     import cv2  # the local extra
 
-    (x0, y0), (x1, y1), _, (x3, y3) = quad
-    a, b = np.array([x1 - x0, y1 - y0]), np.array([x3 - x0, y3 - y0])
-    along, across = (a, b) if np.hypot(*a) >= np.hypot(*b) else (b, a)
+    along, across = _axes(quad)
     length, thickness = float(np.hypot(*along)), float(np.hypot(*across))
     if length < 4 or thickness < 4:
         return None

@@ -24,12 +24,18 @@ LIFT_MARGIN: Final = 20
 INK_MARGIN: Final = 40
 
 
-def red_mask(image: np.ndarray, margin: int = INK_MARGIN) -> np.ndarray:
-    """Boolean mask of the pixels of a BGR image ``margin`` redder than green and blue."""
+def _redness(image: np.ndarray) -> np.ndarray:
+    """How much redder than green and blue each pixel of a BGR image is (int16)."""
     if image.ndim != 3 or image.shape[2] < 3:
         raise ValueError(f"a BGR image is needed, got an array of shape {image.shape}")
     b, g, r = (image[..., i].astype(np.int16) for i in range(3))
-    mask: np.ndarray = (r - np.maximum(g, b)) > margin
+    redness: np.ndarray = r - np.maximum(g, b)
+    return redness
+
+
+def red_mask(image: np.ndarray, margin: int = INK_MARGIN) -> np.ndarray:
+    """Boolean mask of the pixels of a BGR image ``margin`` redder than green and blue."""
+    mask: np.ndarray = _redness(image) > margin
     return mask
 
 
@@ -56,8 +62,6 @@ def seal_strip(
     around the top (the usual place, read clockwise) comes out whole in the middle."""
     import cv2  # the local extra
 
-    if image.ndim != 3 or image.shape[2] < 3:
-        raise ValueError(f"a BGR image is needed, got an array of shape {image.shape}")
     if within is not None:  # only the document: a reddish table is not a seal
         h, w = image.shape[:2]
         left, top, right, bottom = within
@@ -66,8 +70,7 @@ def seal_strip(
         if x1 - x0 < 8 or y1 - y0 < 8:
             return None
         image = image[y0:y1, x0:x1]
-    b, g, r = (image[..., i].astype(np.int16) for i in range(3))
-    redness = r - np.maximum(g, b)
+    redness = _redness(image)
     # a photo's seal is fainter: the threshold follows the reddest pixels found
     margin = min(INK_MARGIN, max(12, int(np.percentile(redness, 99.9)) // 2))
     found = (redness > margin).astype(np.uint8) * 255

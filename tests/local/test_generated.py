@@ -16,12 +16,12 @@ import json
 import os
 import subprocess
 import sys
-import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
+from bench.common import norm, price
 from bench.datasets import build
 from bench.datasets._common import REPORT_SEEDS, TUNE_SEEDS, font_mode
 from ocr_frames.local import LocalEngine
@@ -57,25 +57,12 @@ CASES = [
 _SKIP = frozenset({"errcode", "errmsg", "rid", "img_size"})
 
 
-def norm(value: Any) -> str:
-    """NFKC, whitespace removed: ``bench.generalise.norm`` (not imported: that module needs
-    the bench-only rapidfuzz)."""
-    return "".join(unicodedata.normalize("NFKC", str(value)).split())
-
-
 def generated(
     kind: str, index: int, variant: str, split: str = "tune"
 ) -> tuple[bytes, dict[str, Any]]:
     """One document of the generator, drawn with the wheel's font only, face "sans"."""
     with font_mode("wheel"):
         return build.make_one(kind, split, index, variant, face="sans")
-
-
-def _price(value: Any) -> float | None:
-    try:
-        return round(float(value), 2)
-    except (TypeError, ValueError):
-        return None
 
 
 def differences(want: Mapping[str, Any], got: Mapping[str, Any]) -> list[str]:
@@ -87,9 +74,9 @@ def differences(want: Mapping[str, Any], got: Mapping[str, Any]) -> list[str]:
         read = [norm(i.get("text", "")) for i in got.get("items") or []]
         return [] if lines == read else [f"items: want {lines}\n       got  {read}"]
     if "menu_items" in want:
-        items = [(norm(i["name"]), _price(i["price"])) for i in want["menu_items"]]
+        items = [(norm(i["name"]), price(i["price"])) for i in want["menu_items"]]
         read_items = [
-            (norm(i.get("name", "")), _price(i.get("price"))) for i in got.get("menu_items") or []
+            (norm(i.get("name", "")), price(i.get("price"))) for i in got.get("menu_items") or []
         ]
         return [] if items == read_items else [f"menu: want {items}\n      got  {read_items}"]
     wrong = [

@@ -54,8 +54,7 @@ class Token(Centred):
 
 def same_row(a: Token, b: Token, ratio: float = 0.5) -> bool:
     """Whether two tokens share a text row (vertical overlap of half the smaller height)."""
-    overlap = min(a.bottom, b.bottom) - max(a.top, b.top)
-    return overlap >= ratio * min(a.height, b.height)
+    return _overlap(a, b) >= ratio * min(a.height, b.height)
 
 
 def _starts(text: str, label: str) -> int:
