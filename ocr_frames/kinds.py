@@ -11,6 +11,12 @@ platform's JSON keys; nested objects are flattened by joining keys with ``_``
 Date fields become ``date32`` columns; where the platform's string cannot be parsed the
 date is null and the original string is kept in ``<field>_raw`` (null otherwise).
 
+Every text and date field has a ``<field>_conf`` column (float32, 0-1: how sure the engine
+is that the value is exactly right; null for engines that give none, such as WeChat), read
+from the answer's ``confidence`` object; list items carry a ``conf`` member.  Numbers with a
+check character have a ``<field>_suggested`` column (from the answer's ``suggested``
+object): see ``docs/trust.md``.
+
 Keys of an ok answer that no column holds are kept in the ``extra`` column (JSON object
 text, null when there are none): a field the platform adds tomorrow is never dropped.
 (Top-level keys only: a new key inside an object a column already reads, such as
@@ -27,9 +33,11 @@ import pyarrow as pa
 from ocr_frames._errors import ConfigurationError
 
 __all__ = [
+    "CONF_SUFFIX",
     "EXTRA_COLUMN",
     "KINDS",
     "STATUS_COLUMNS",
+    "SUGGESTED_SUFFIX",
     "KindSpec",
     "check_kind",
     "schema",
@@ -65,6 +73,31 @@ class KindSpec:
     list_item: pa.StructType | None = None
     #: idcard ``valid_date`` "YYYYMMDD-YYYYMMDD|长期": split into start/end dates
     validity_field: str | None = None
+    #: fields an ok answer must fill, or ``warn_incomplete`` fires (the document's identity)
+    key_fields: tuple[str, ...] = ()
+    #: an identity document or certificate: a copy or a screen photo of it is a risk
+    #: signal (``warn_greyscale_copy`` is only raised for these; a black-and-white menu or
+    #: page is just a page)
+    certificate: bool = False
+    #: the field naming the side of a two-sided card (idcard ``type``: Front/Back), and the
+    #: key fields of its back (``key_fields`` are then those of the front)
+    side_field: str | None = None
+    back_key_fields: tuple[str, ...] = ()
+    #: fields every document of the kind prints (beyond ``key_fields``): an engine that
+    #: gives confidences gives 0.0 to one it did not find, so the row is looked at
+    expected: tuple[str, ...] = ()
+    #: numbers with a check character (ID, USCC, VIN, bank card): each gets a
+    #: ``<field>_suggested`` column, a checksum-valid reading an engine proposes
+    suggested: tuple[str, ...] = ()
+
+    def keys_for(self, side: object) -> tuple[str, ...]:
+        """The key fields of an answer whose :attr:`side_field` holds ``side``."""
+        return self.back_key_fields if self.side_field and side == "Back" else self.key_fields
+
+    @property
+    def confidence_fields(self) -> tuple[str, ...]:
+        """The fields that get a ``<field>_conf`` column: every text and date field."""
+        return (*self.strings, *self.dates)
 
 
 def _quad_fields(prefix: str) -> list[pa.Field]:
@@ -73,8 +106,21 @@ def _quad_fields(prefix: str) -> list[pa.Field]:
     ]
 
 
-COMM_ITEM: Final = pa.struct([pa.field("text", pa.string()), *_quad_fields("pos")])
-MENU_ITEM: Final = pa.struct([pa.field("name", pa.string()), pa.field("price", pa.float64())])
+#: Suffixes of the trust columns: ``<field>_conf`` (0..1, the engine's confidence that the
+#: value is exactly right; null when the engine gives none) and ``<field>_suggested``.
+CONF_SUFFIX: Final = "_conf"
+SUGGESTED_SUFFIX: Final = "_suggested"
+
+COMM_ITEM: Final = pa.struct(
+    [pa.field("text", pa.string()), pa.field("conf", pa.float32()), *_quad_fields("pos")]
+)
+MENU_ITEM: Final = pa.struct(
+    [
+        pa.field("name", pa.string()),
+        pa.field("price", pa.float64()),
+        pa.field("conf", pa.float32()),
+    ]
+)
 
 _SPECS: Final[tuple[KindSpec, ...]] = (
     KindSpec(
@@ -82,8 +128,20 @@ _SPECS: Final[tuple[KindSpec, ...]] = (
         "身份证 (resident ID card)",
         strings=("type", "name", "id", "addr", "gender", "nationality", "valid_date"),
         validity_field="valid_date",
+        suggested=("id",),
+        key_fields=("name", "id"),
+        certificate=True,
+        side_field="type",
+        back_key_fields=("valid_date",),
     ),
-    KindSpec("bankcard", "银行卡 (bank card)", strings=("number",)),
+    KindSpec(
+        "bankcard",
+        "银行卡 (bank card)",
+        strings=("number",),
+        suggested=("number",),
+        key_fields=("number",),
+        certificate=True,
+    ),
     KindSpec(
         "driving",
         "行驶证 (vehicle registration certificate)",
@@ -106,12 +164,39 @@ _SPECS: Final[tuple[KindSpec, ...]] = (
         dates=("register_date", "issue_date"),
         positions=("card_position_front", "card_position_back"),
         img_size=True,
+        suggested=("vin",),
+        key_fields=("plate_num", "vin"),
+        certificate=True,
+        expected=(
+            "vehicle_type",
+            "owner",
+            "addr",
+            "use_character",
+            "model",
+            "engine_num",
+            "register_date",
+            "issue_date",
+        ),
     ),
     KindSpec(
         "drivinglicense",
         "驾驶证 (driver's licence)",
         strings=("id_num", "name", "sex", "nationality", "address", "car_class", "official_seal"),
         dates=("birth_date", "issue_date", "valid_from", "valid_to"),
+        suggested=("id_num",),
+        key_fields=("id_num", "name"),
+        certificate=True,
+        expected=(
+            "sex",
+            "nationality",
+            "address",
+            "car_class",
+            "official_seal",
+            "birth_date",
+            "issue_date",
+            "valid_from",
+            "valid_to",
+        ),
     ),
     KindSpec(
         "bizlicense",
@@ -132,6 +217,16 @@ _SPECS: Final[tuple[KindSpec, ...]] = (
         dates=("registered_date",),
         positions=("cert_position",),
         img_size=True,
+        suggested=("reg_num",),
+        key_fields=("reg_num", "enterprise_name"),
+        certificate=True,
+        expected=(
+            "legal_representative",
+            "address",
+            "type_of_enterprise",
+            "business_scope",
+            "registered_date",
+        ),
     ),
     KindSpec(
         "comm",
@@ -141,7 +236,7 @@ _SPECS: Final[tuple[KindSpec, ...]] = (
         list_field="items",
         list_item=COMM_ITEM,
     ),
-    KindSpec("platenum", "车牌 (licence plate)", strings=("number",)),
+    KindSpec("platenum", "车牌 (licence plate)", strings=("number",), key_fields=("number",)),
     KindSpec(
         "menu",
         "菜单 (menu)",
@@ -185,6 +280,8 @@ def _build_schema(s: KindSpec) -> pa.Schema:
         fields += [pa.field("img_size_w", pa.int32()), pa.field("img_size_h", pa.int32())]
     if s.list_field and s.list_item is not None:
         fields.append(pa.field(s.list_field, pa.list_(s.list_item)))
+    fields += [pa.field(name + CONF_SUFFIX, pa.float32()) for name in s.confidence_fields]
+    fields += [pa.field(name + SUGGESTED_SUFFIX, pa.string()) for name in s.suggested]
     fields += [
         pa.field(EXTRA_COLUMN, pa.string()),
         pa.field("page", pa.int32()),
@@ -268,6 +365,16 @@ def _describe(name: str, s: KindSpec) -> str:
             "sha256": "sha256 of the image bytes sent (the cache key)",
             "cached": "answer came from the cache or a duplicate row: not billed",
         }[name]
+    if name.endswith(CONF_SUFFIX) and name[: -len(CONF_SUFFIX)] in s.confidence_fields:
+        return (
+            f"confidence (0-1) that `{name[: -len(CONF_SUFFIX)]}` is exactly right, calibrated "
+            "(see docs/trust.md); 0 for a key field not found; null when the engine gives none"
+        )
+    if name.endswith(SUGGESTED_SUFFIX):
+        return (
+            f"a reading of `{name[: -len(SUGGESTED_SUFFIX)]}` that passes its check character, "
+            "proposed when the value read fails it (never applied); null otherwise"
+        )
     if name.endswith("_raw"):
         return f"original text of `{name[:-4]}` when it could not be parsed as a date"
     if name in s.dates:
@@ -284,7 +391,10 @@ def _describe(name: str, s: KindSpec) -> str:
     if name.startswith("img_size"):
         return "image width / height, pixels"
     if name == s.list_field:
-        return "one item per line/dish; `ocr_frames.explode(df, column)` gives one row each"
+        return (
+            "one item per line/dish (with its `conf`); `ocr_frames.explode(df, column)` gives "
+            "one row each"
+        )
     return FIELD_NOTES.get(name, "as returned by the platform")
 
 

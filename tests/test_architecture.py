@@ -36,10 +36,10 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(names.split())
     for names in (
         "_errors _version kinds",
-        "_base",
+        "_base _numbers",
         "_http",
         "_cache",
-        "_sources",
+        "_sources _quality",
         "_engine",
         "wechat _server",
         "local testing",

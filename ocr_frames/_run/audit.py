@@ -1,10 +1,12 @@
-"""Checks and masking of a run's chunks as they come, so that no file is written twice.
+"""Checks, review and masking of a run's chunks as they come, so no file is written twice.
 
-``checks`` and ``mask`` (see :class:`~ocr_frames._run.options.RunOptions`) on a stream of
-Arrow chunks, with the very output :func:`ocr_frames.checks.add_checks` then
-:func:`ocr_frames.mask.mask_frame` give on the whole table.  The checks are those of
-:class:`~ocr_frames.checks._stream.StreamChecks` (the streaming form of ``add_checks``,
-its one seam with the run):
+``checks``, the review columns (with ``checks`` or ``quality``) and ``mask`` (see
+:class:`~ocr_frames._run.options.RunOptions`) on a stream of Arrow chunks, with the very
+output :func:`ocr_frames.checks.add_checks`, :func:`ocr_frames.checks.add_review` then
+:func:`ocr_frames.mask.mask_frame` give on the whole table (the reasons name columns,
+never values, so masking before or after the review makes no difference).  The checks
+are those of :class:`~ocr_frames.checks._stream.StreamChecks` (the streaming form of
+``add_checks``, its one seam with the run):
 
 1. each chunk as it comes: the checks that judge a row alone and their verdict so far
    (:meth:`~ocr_frames.checks._stream.StreamChecks.first`, which also notes the chunk's
@@ -19,9 +21,9 @@ its one seam with the run):
    feeds the HTML report, before the output is written once.  An interrupt during that
    pass stops it within one chunk (see :meth:`Audit.finish`).
 
-Masking alone needs no second pass: masked chunks go straight to the output.  Memory for
-the duplicate keys is a few dozen bytes per row plus the distinct image digests and
-numbers; the rows themselves are not kept in memory by the Parquet path.
+Masking and review without checks need no second pass: such chunks go straight to the
+output.  Memory for the duplicate keys is a few dozen bytes per row plus the distinct
+image digests and numbers; the rows themselves are not kept in memory by the Parquet path.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from typing import IO, Any, Final
 import pyarrow as pa
 
 from ocr_frames._base.files import DEFAULT_FILE_MODE
+from ocr_frames.checks import add_review
 from ocr_frames.checks._stream import StreamChecks
 from ocr_frames.mask import MASKED_COLUMNS
 
@@ -115,11 +118,12 @@ class _Spilled(_Held):
 
 
 class Audit:
-    """Checks and masking of one run's chunks (see the module docstring).
+    """Checks, review and masking of one run's chunks (see the module docstring).
 
     ``report`` gathers an HTML report's data (:meth:`write_report`); it implies
-    ``checks``.  ``spill``: hold the chunks in a private temporary file in this directory
-    (the output's) rather than in memory.
+    ``checks``.  ``review``: append ``needs_review`` and ``review_reasons``, with this
+    ``review_threshold`` (None: not).  ``spill``: hold the chunks in a private temporary
+    file in this directory (the output's) rather than in memory.
     """
 
     def __init__(
@@ -130,27 +134,34 @@ class Audit:
         mask: bool,
         as_of: date,
         report: bool = False,
+        review: float | None = None,
         spill: str | os.PathLike[str] | None = None,
     ) -> None:
-        self.kind, self.mask, self.as_of = kind, mask, as_of
+        self.kind, self.mask, self.as_of, self.review = kind, mask, as_of, review
         self.checks = checks or report
         self._stream = (
-            StreamChecks(kind, as_of, report=report, masked=mask) if self.checks else None
+            StreamChecks(kind, as_of, report=report, masked=mask, review=review)
+            if self.checks
+            else None
         )
         self._held = _Spilled(spill) if spill is not None else _Held()
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
 
     def chunk(self, table: pa.Table) -> pa.Table | None:
-        """The chunk checked (row checks) and masked: held for :meth:`finish` with
-        ``checks`` (None), else returned for the output at once."""
+        """The chunk checked (row checks), reviewed and masked: held for :meth:`finish`
+        with ``checks`` (None), else returned for the output at once."""
         if self._stream is None:
+            table = self._reviewed(table)
             return _mask(table, self.kind) if self.mask else table
         self._pending.append(table)  # checked a few thousand rows at a time: vectorised
         self._pending_rows += table.num_rows
         if self._pending_rows >= CHECK_ROWS:
             self._check()
         return None
+
+    def _reviewed(self, table: pa.Table) -> pa.Table:
+        return table if self.review is None else add_review(table, threshold=self.review)
 
     def _check(self) -> None:
         """Row checks, verdict so far and masking of the pending chunks; hold the result."""
@@ -186,7 +197,8 @@ class Audit:
         probe = StreamChecks(self.kind, self.as_of) if self.checks else None
         table = probe.first(table) if probe is not None else table
         table = _mask(table, self.kind) if self.mask else table
-        return (probe.second(table) if probe is not None else table).schema
+        table = probe.second(table) if probe is not None else table
+        return self._reviewed(table).schema
 
     def write_report(
         self, path: str | os.PathLike[str], *, file_mode: int = DEFAULT_FILE_MODE

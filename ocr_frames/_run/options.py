@@ -35,10 +35,12 @@ from ocr_frames._engine.policy import DEFAULT_CONCURRENCY, Limiter, RetryPolicy
 from ocr_frames._errors import ConfigurationError
 from ocr_frames._http.urlpolicy import UrlPolicy
 from ocr_frames._sources.limits import DEFAULT_DOWNLOAD_TIMEOUT, MAX_IMAGE_BYTES
+from ocr_frames.checks import DEFAULT_REVIEW_THRESHOLD  # defined beside the review itself
 
 __all__ = [
     "DEFAULT_CHUNK_BYTES",
     "DEFAULT_CHUNK_SIZE",
+    "DEFAULT_REVIEW_THRESHOLD",
     "ON_ERROR_MODES",
     "URL_MODES",
     "RunKeywords",
@@ -72,7 +74,10 @@ class RunOptions:
     seconds per URL; ``shrink`` re-encodes what the platform cannot take;
     ``storage_options`` go to fsspec; ``url_allow_hosts`` / ``url_private`` make the URL
     policy.  ``checks`` adds the ``check_*`` columns (expiry judged ``as_of``, default
-    today), then ``mask`` masks personal data.
+    today), then ``mask`` masks personal data.  ``quality`` adds ``quality_score`` and the
+    ``warn_*`` columns of each image.  With ``checks`` or ``quality``, ``needs_review`` and
+    ``review_reasons`` come last; a field whose ``<field>_conf`` is below
+    ``review_threshold`` (0 to 1) is one of the reasons.
     """
 
     concurrency: int = DEFAULT_CONCURRENCY
@@ -92,6 +97,8 @@ class RunOptions:
     checks: bool = False
     as_of: date | None = None
     mask: bool = False
+    quality: bool = False
+    review_threshold: float = DEFAULT_REVIEW_THRESHOLD
 
     def __post_init__(self) -> None:
         for name in _COUNTS:
@@ -111,6 +118,7 @@ class RunOptions:
                 raise ConfigurationError(
                     f"{name} must be True or False, not {_typed(getattr(self, name))}"
                 )
+        self._set("review_threshold", _fraction("review_threshold", self.review_threshold))
         _one_of("on_error", self.on_error, ON_ERROR_MODES)
         _one_of("url_mode", self.url_mode, URL_MODES)
         if self.as_of is not None and not isinstance(self.as_of, date):
@@ -142,8 +150,13 @@ class RunOptions:
 
     @property
     def audited(self) -> bool:
-        """Checks or masking to apply to the rows (see :mod:`ocr_frames._run.audit`)."""
-        return self.checks or self.mask
+        """Checks, review or masking to apply to the rows (see :mod:`ocr_frames._run.audit`)."""
+        return self.checks or self.mask or self.quality
+
+    @property
+    def reviewed(self) -> bool:
+        """Whether the rows get ``needs_review`` and ``review_reasons``."""
+        return self.checks or self.quality
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -184,11 +197,13 @@ class RunKeywords(TypedDict, total=False):
     checks: bool
     as_of: date | None
     mask: bool
+    quality: bool
+    review_threshold: float
 
 
 #: The fields that count something (an ``int`` >= 1), and the on/off ones (a ``bool``).
 _COUNTS: Final = ("concurrency", "max_bytes", "chunk_size", "chunk_bytes")
-_FLAGS: Final = ("progress", "shrink", "url_private", "checks", "mask")
+_FLAGS: Final = ("progress", "shrink", "url_private", "checks", "mask", "quality")
 
 
 def _typed(value: object) -> str:
@@ -210,6 +225,15 @@ def _positive(name: str, value: object, unit: str) -> float:
         raise ConfigurationError(f"{name} must be a number of {unit}, not {_typed(value)}")
     if not ((number := float(value)) > 0 and math.isfinite(number)):
         raise ConfigurationError(f"{name} must be > 0 {unit} (and finite), got {value}")
+    return number
+
+
+def _fraction(name: str, value: object) -> float:
+    """``value`` as a ``float`` from 0 to 1 (ints too, never a bool)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ConfigurationError(f"{name} must be a number from 0 to 1, not {_typed(value)}")
+    if not 0 <= (number := float(value)) <= 1:  # NaN fails too
+        raise ConfigurationError(f"{name} must be from 0 to 1, got {value}")
     return number
 
 

@@ -1,15 +1,19 @@
 """Results to Parquet: ``recognize_to_parquet`` (a run streamed to a file, checks,
-masking and the HTML report on the way) and ``write_parquet`` (a result DataFrame).
+review, masking, the HTML report and the rows to review on the way) and ``write_parquet``
+(a result DataFrame).
 
 Each file is written once, atomically (:class:`~ocr_frames._tables.parquet.AtomicParquetWriter`):
 with ``checks``, the chunks wait in a private temporary file beside it until the
 duplicate checks can be judged (see :mod:`ocr_frames._run.audit`), then go to the output
-in one pass.  An interrupt at any point, that pass included, aborts the writer: no file.
+in one pass.  ``review_path`` gets, in the same pass, the rows whose ``needs_review`` is
+true, through a writer of its own.  An interrupt at any point, that pass included, aborts
+the writers: no file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from collections.abc import Sequence
 from datetime import date
@@ -18,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ocr_frames._base.files import DEFAULT_FILE_MODE, check_file_mode
 from ocr_frames._base.sync import run_sync
@@ -25,6 +30,7 @@ from ocr_frames._engine.contract import Engine
 from ocr_frames._errors import ConfigurationError, OCRError
 from ocr_frames._run.audit import Audit
 from ocr_frames._run.options import RunKeywords, RunOptions, run_entry
+from ocr_frames._run.quality import quality_schema
 from ocr_frames._run.run import CacheDir, column_values, default_engine, stream_tables
 from ocr_frames._run.summary import FirstError, RunSummary
 from ocr_frames._tables.parquet import AtomicParquetWriter, file_metadata
@@ -69,10 +75,30 @@ def check_file_path(path: Any, name: str, *, folder_made: bool = False) -> Path:
     return target
 
 
-def output_schema(kind: str) -> pa.Schema:
+def output_schema(kind: str, *, quality: bool = False) -> pa.Schema:
     """Schema of a Parquet file written by :func:`recognize_to_parquet` (without
-    ``checks``/``mask``, which append ``check_*`` columns and make masked columns text)."""
-    return schema(kind).insert(0, pa.field("source", pa.string()))
+    ``checks``/``mask``, which append ``check_*`` columns and make masked columns text;
+    ``quality`` appends the quality columns)."""
+    base = schema(kind).insert(0, pa.field("source", pa.string()))
+    return quality_schema(base) if quality else base
+
+
+class _Writers:
+    """The output's writer and, with a ``review_path``, the writer of the rows to review:
+    both committed when the ``with`` block ends well, both aborted otherwise."""
+
+    def __init__(self, stack: contextlib.ExitStack, path: Any, review_path: Any, **kw: Any):
+        self.main = stack.enter_context(AtomicParquetWriter(path, **kw))
+        self.review = (
+            stack.enter_context(AtomicParquetWriter(review_path, **kw))
+            if review_path is not None
+            else None
+        )
+
+    def write(self, table: pa.Table) -> None:
+        self.main.write(table)
+        if self.review is not None:
+            self.review.write(table.filter(pc.fill_null(table["needs_review"], False)))
 
 
 async def _arecognize_to_parquet(
@@ -84,6 +110,7 @@ async def _arecognize_to_parquet(
     opts: RunOptions,
     audit: Audit,
     file_mode: int,
+    review_path: Any = None,
 ) -> tuple[RunSummary, FirstError]:
     values, _ = column_values(images)
     engine = engine or default_engine()
@@ -91,9 +118,11 @@ async def _arecognize_to_parquet(
     meta = file_metadata(kind, engine.identity)
     errors = FirstError()
     try:
-        with AtomicParquetWriter(
-            path, audit.schema(output_schema(kind)), metadata=meta, file_mode=file_mode
-        ) as writer:
+        out_schema = audit.schema(output_schema(kind, quality=opts.quality))
+        with contextlib.ExitStack() as stack:
+            writer = _Writers(
+                stack, path, review_path, schema=out_schema, metadata=meta, file_mode=file_mode
+            )
             run = stream_tables(values, engine, cache_dir, kind, opts, summary)
             async with contextlib.aclosing(run) as chunks:  # a failed write: cleanup now
                 async for table, chunk_values, _ in chunks:
@@ -119,6 +148,7 @@ def recognize_to_parquet(
     cache_dir: CacheDir = None,
     file_mode: int = DEFAULT_FILE_MODE,
     report: str | os.PathLike[str] | None = None,
+    review_path: str | os.PathLike[str] | None = None,
     **options: Unpack[RunKeywords],
 ) -> RunSummary:
     """Stream results to a Parquet file (bounded memory), renamed into place at the end.
@@ -137,6 +167,12 @@ def recognize_to_parquet(
     is created), is a ConfigurationError.  An interrupt (Ctrl-C, a cancelled task) leaves
     neither file; the answers received stay cached.
 
+    ``quality`` appends ``quality_score`` and the ``warn_*`` columns; with ``checks`` or
+    ``quality``, ``needs_review`` and ``review_reasons`` come last.  ``review_path``:
+    also write, as the output is written (same columns, same file mode, atomically), a
+    Parquet file of only the rows whose ``needs_review`` is true; it implies ``checks``
+    unless ``quality`` is on.
+
     A run stopped by quota still writes every row (the rest with errcode 900011): check
     ``summary.stopped``.  With ``on_error="raise"`` the file is written all the same, then
     the first row error (or QuotaExceeded) is raised.
@@ -147,16 +183,25 @@ def recognize_to_parquet(
     target = check_file_path(path, "path", folder_made=True)  # the writer makes the folder
     if report is not None:
         check_file_path(report, "report")
+    if review_path is not None:
+        check_file_path(review_path, "review_path", folder_made=True)
+        if Path(review_path).resolve() == target.resolve():
+            raise ConfigurationError("review_path must differ from path")
+        if not opts.reviewed:  # the rows to review are those of the review columns
+            opts = dataclasses.replace(opts, checks=True)
     audit = Audit(
         kind,
         checks=opts.checks,
         mask=opts.mask,
         as_of=opts.as_of or date.today(),
         report=report is not None,
+        review=opts.review_threshold if opts.reviewed or report is not None else None,
         spill=target.parent,  # beside the output (and its temporary file)
     )
     summary, errors = run_sync(
-        _arecognize_to_parquet(images, kind, path, engine, cache_dir, opts, audit, file_mode)
+        _arecognize_to_parquet(
+            images, kind, path, engine, cache_dir, opts, audit, file_mode, review_path
+        )
     )
     if report is not None:
         audit.write_report(report, file_mode=file_mode)

@@ -20,11 +20,12 @@ from ocr_frames._base.sync import run_sync
 from ocr_frames._engine.contract import Engine
 from ocr_frames._run.audit import Audit
 from ocr_frames._run.options import DEFAULT_CHUNK_SIZE, RunKeywords, RunOptions, run_entry
+from ocr_frames._run.quality import QUALITY_FIELDS, quality_schema
 from ocr_frames._run.run import CacheDir, column_values, default_engine, stream_tables
 from ocr_frames._run.summary import FirstError, RunSummary
-from ocr_frames._tables.frames import to_pandas
+from ocr_frames._tables.frames import pandas_dtype, to_pandas
 from ocr_frames._tables.parquet import file_metadata, with_metadata
-from ocr_frames.checks import add_checks
+from ocr_frames.checks import add_checks, add_review
 from ocr_frames.kinds import check_kind, schema
 from ocr_frames.mask import mask_frame
 
@@ -58,7 +59,10 @@ _RECOGNIZE_DOC = """Recognise every image in a column: one typed row per input r
     :class:`RunSummary` is in ``df.attrs["ocr_frames"]``.  ``checks=True`` adds the KYC
     ``check_*`` columns of :mod:`ocr_frames.checks` (expiry judged ``as_of`` a date,
     default today); ``mask=True`` then masks names, ID, card and plate numbers
-    (:mod:`ocr_frames.mask`) for sharing.
+    (:mod:`ocr_frames.mask`) for sharing.  ``quality=True`` adds ``quality_score`` and the
+    ``warn_*`` columns of each image.  With ``checks`` or ``quality``, ``needs_review``
+    and ``review_reasons`` come last (:func:`ocr_frames.checks.add_review`; a
+    ``<field>_conf`` below ``review_threshold`` is a reason).
 
     ``shrink`` (on by default) re-encodes what the platform cannot take as it is, instead
     of a row error: images of ``max_bytes`` or more (read up to 64 MB) become an upright
@@ -103,13 +107,20 @@ async def arecognize(
 
 
 def audit_frame(df: pd.DataFrame, kind: str, opts: RunOptions) -> pd.DataFrame:
-    """``df`` (a whole ``kind`` table in memory) checked, then masked, as ``opts`` say;
-    ``attrs`` kept."""
+    """``df`` (a whole ``kind`` table in memory) checked, reviewed, then masked, as
+    ``opts`` say; ``attrs`` kept.  With ``quality``, a frame without the quality columns
+    (Dask's empty ``meta``) gets them, null: only a run can judge the images."""
     if not opts.audited:
         return df
     attrs = dict(df.attrs)
+    if opts.quality and QUALITY_FIELDS[0].name not in df.columns:
+        df = df.copy()
+        for field in QUALITY_FIELDS:
+            df[field.name] = pd.array([None] * len(df), dtype=pandas_dtype(field.type))
     if opts.checks:
         df = add_checks(df, kind, as_of=opts.as_of)
+    if opts.reviewed:
+        df = add_review(df, threshold=opts.review_threshold)
     if opts.mask:
         df = mask_frame(df, kind)
     df.attrs.update(attrs)
@@ -141,7 +152,8 @@ async def _atable(
     if audit is not None:
         async with contextlib.aclosing(audit.finish()) as checked:
             tables.extend([table async for table in checked])
-    empty = schema(kind).empty_table()
+    base = schema(kind)
+    empty = (quality_schema(base) if opts.quality else base).empty_table()
     table = pa.concat_tables(tables) if tables else empty
     if not tables and audit is not None:
         table = audit.schema(empty.schema).empty_table()
@@ -164,15 +176,22 @@ def recognize_arrow(
     """:func:`recognize` returning a ``pyarrow.Table`` with exactly ``schema(kind)``
     (no pandas on the way; the run summary is in the ``ocr_frames`` schema metadata).
 
-    With ``checks`` / ``mask``, the ``check_*`` columns follow (as
-    :func:`ocr_frames.checks.add_checks` makes them) and masked columns are text; they
-    are computed chunk by chunk (see :mod:`ocr_frames._run.audit`).
+    With ``quality`` / ``checks`` / ``mask``, the quality and ``check_*`` columns follow
+    (as :func:`ocr_frames.checks.add_checks` makes the latter), then ``needs_review`` and
+    ``review_reasons``, and masked columns are text; they are computed chunk by chunk
+    (see :mod:`ocr_frames._run.audit`).
     """
     opts = RunOptions(**options)
     kind = check_kind(kind)
     audit = None
     if opts.audited:
-        audit = Audit(kind, checks=opts.checks, mask=opts.mask, as_of=opts.as_of or date.today())
+        audit = Audit(
+            kind,
+            checks=opts.checks,
+            mask=opts.mask,
+            as_of=opts.as_of or date.today(),
+            review=opts.review_threshold if opts.reviewed else None,
+        )
     errors = FirstError()
     table, _, summary = run_sync(_atable(images, kind, engine, cache_dir, opts, errors, audit))
     if opts.on_error == "raise":

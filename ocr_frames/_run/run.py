@@ -20,7 +20,8 @@ answer's input position (and the answer's ``page``), so callers repeat the input
 and index per page.  Images re-encoded by ``shrink`` are keyed by the bytes sent; the
 ``original → sent`` table (:mod:`ocr_frames._cache.derived`) lets a rerun find them in the
 cache without re-encoding, and only the rare miss (answer not cached) is loaded and
-encoded again.
+encoded again.  With ``quality``, each row's image is also judged while its chunk's calls
+are in flight (:mod:`ocr_frames._run.quality`).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from ocr_frames._http.urlpolicy import download_client
 from ocr_frames._run.chunker import Chunk, Chunker
 from ocr_frames._run.options import RunOptions
 from ocr_frames._run.progress import Progress
+from ocr_frames._run.quality import Assessor, Pending, quality_columns
 from ocr_frames._run.runstore import RunStore
 from ocr_frames._run.summary import RunSummary
 from ocr_frames._sources.batch import load_sources
@@ -102,6 +104,7 @@ class Prepared:
     positions: list[int]  # in the whole input
     pages: list[int | None]
     size: int  # input values whose last row is in the chunk
+    quality: Pending | None = None  # each row's image being judged (``quality``)
 
     def with_pages(self, answers: list[Answer]) -> list[Answer]:
         """The answers with each row's ``page`` (1-based; None for single images)."""
@@ -144,7 +147,10 @@ class _Run:
         self.completed: list[tuple[str, Answer | None]] = []
         self.store: RunStore | None = None  # created when the first such answer comes
         directory = cache.directory if isinstance(cache, ResultCache) else None
-        self.derived = DerivedStore(directory) if opts.shrink and directory else None
+        # not with ``quality``: rows known by digest alone hold no bytes to judge
+        derive = opts.shrink and not opts.quality
+        self.derived = DerivedStore(directory) if derive and directory else None
+        self.assessor = Assessor() if opts.quality else None
 
     def key(self, src: Source) -> str | None:
         if src.sha256:
@@ -271,7 +277,8 @@ class _Run:
                 task = asyncio.ensure_future(send)
                 self.inflight[key] = task
                 slots.append(task)
-        return Prepared(slots, chunk.positions, [s.page for s in rows], chunk.done)
+        quality = self.assessor.submit(rows) if self.assessor is not None else None
+        return Prepared(slots, chunk.positions, [s.page for s in rows], chunk.done, quality)
 
     @staticmethod
     async def _duplicate(task: asyncio.Task[Answer]) -> Answer:
@@ -339,6 +346,8 @@ class _Run:
                 self.summary.retries = self.pool.retries
                 if self.derived is not None:
                     self.derived.close()
+                if self.assessor is not None:
+                    self.assessor.close()
                 if self.store is not None:
                     self.store.close()
 
@@ -379,7 +388,11 @@ async def stream_tables(
                 run.tally(answers)
                 positions = prepared.positions
                 bar.update(prepared.size, summary, calls=run.pool.attempts)
-                yield to_arrow(kind, answers), [values[p] for p in positions], positions
+                table = to_arrow(kind, answers)
+                if prepared.quality is not None:
+                    assessed = await Assessor.results(prepared.quality)
+                    table = quality_columns(table, kind, assessed)
+                yield table, [values[p] for p in positions], positions
     finally:
         if run.claims is not None:  # never started: the generator's cleanup did not run
             run.claims.close()

@@ -7,6 +7,8 @@ rules per target type are in :mod:`ocr_frames._tables.leaves`).  Besides those:
 * a list field that is not a list → null; list items that are not dicts are skipped.
 * date fields → ``date32`` + ``<field>_raw`` (the original string, only where a non-empty
   value did not parse); see :mod:`ocr_frames._tables.dates` for the accepted forms.
+* the ``confidence`` and ``suggested`` objects → ``<field>_conf`` (float32 within 0..1,
+  anything else null) and ``<field>_suggested`` columns.
 * the keys of an ok answer that no column reads → the ``extra`` column, as JSON text.
 
 How it is fast:
@@ -41,15 +43,27 @@ import pyarrow.compute as pc
 from ocr_frames._tables.dates import date_arrays, validity_arrays
 from ocr_frames._tables.leaves import (
     CACHED,
+    CONF,
     INT32,
     INT64,
     NOT_CONVERTIBLE,
     PRICE,
     TEXT,
+    Leaf,
     build,
     columns,
 )
-from ocr_frames.kinds import CORNERS, EXTRA_COLUMN, KINDS, STATUS_COLUMNS, KindSpec, schema, spec
+from ocr_frames.kinds import (
+    CONF_SUFFIX,
+    CORNERS,
+    EXTRA_COLUMN,
+    KINDS,
+    STATUS_COLUMNS,
+    SUGGESTED_SUFFIX,
+    KindSpec,
+    schema,
+    spec,
+)
 
 __all__ = ["to_arrow"]
 
@@ -90,7 +104,30 @@ def _size(value: Any) -> tuple[Any, Any]:
 
 # --- list fields ---------------------------------------------------------------------
 
-_ITEM_LEAVES: Final = {pa.string(): TEXT, pa.int32(): INT32, pa.float64(): PRICE}
+_ITEM_LEAVES: Final = {
+    pa.string(): TEXT,
+    pa.int32(): INT32,
+    pa.float64(): PRICE,
+    pa.float32(): CONF,
+}
+#: Objects of an answer that map field names to values: (key, column suffix, leaf, type).
+_BY_FIELD: Final = (
+    ("confidence", CONF_SUFFIX, CONF, pa.float32()),
+    ("suggested", SUGGESTED_SUFFIX, TEXT, pa.string()),
+)
+
+
+def _by_field(
+    answers: Sequence[dict[str, Any]], key: str, names: Sequence[str], leaf: Leaf, type_: Any
+) -> list[pa.Array]:
+    """One column per name from the object ``answer[key]`` (``{"name": 0.98, ...}``)."""
+    if not names:
+        return []
+    objects = list(map(dict.get, answers, repeat(key)))
+    if not any(type(o) is dict for o in objects):  # no engine said anything (WeChat)
+        return [pa.nulls(len(answers), type_)] * len(names)
+    flat = [o.get(n) if type(o) is dict else None for o in objects for n in names]
+    return columns(flat, len(names), leaf)
 
 
 def _list_array(values: Sequence[object], list_type: pa.ListType) -> pa.Array:
@@ -141,7 +178,10 @@ class _Plan:
         int_names = [f"{key}_{suffix}" for key in kind_spec.positions for suffix in _QUAD_SUFFIXES]
         int_names += ["img_size_w", "img_size_h"] if kind_spec.img_size else []
         flat_type = pa.struct([*((key, pa.string()) for key in texts), ("cached", pa.bool_())])
-        known = frozenset((*texts, *others, *kind_spec.positions, *STATUS_COLUMNS, "img_size"))
+        by_field = (key for key, *_ in _BY_FIELD)
+        known = frozenset(
+            (*texts, *others, *kind_spec.positions, *STATUS_COLUMNS, "img_size", *by_field)
+        )
         return cls(
             texts,
             others,
@@ -247,6 +287,16 @@ def to_arrow(kind: str, answers: Sequence[Mapping[str, Any]]) -> pa.Table:
         arrays["page"] = build(raw["page"], INT32)  # documents: the page of each row
         arrays[EXTRA_COLUMN] = plan.unknown_keys(dicts)
         arrays.update(zip(plan.int_names, columns(ints, len(plan.int_names), INT32), strict=True))
+        for (key, suffix, leaf, type_), names in zip(
+            _BY_FIELD, (kind_spec.confidence_fields, kind_spec.suggested), strict=True
+        ):
+            arrays.update(
+                zip(
+                    (name + suffix for name in names),
+                    _by_field(dicts, key, names, leaf, type_),
+                    strict=True,
+                )
+            )
         if kind_spec.list_field:
             list_type = target.field(kind_spec.list_field).type
             arrays[kind_spec.list_field] = _list_array(raw[kind_spec.list_field], list_type)

@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 
 __all__ = [
     "CACHED",
+    "CONF",
     "INT32",
     "INT64",
     "NOT_CONVERTIBLE",
@@ -114,6 +115,13 @@ def _as_price(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def _as_conf(value: object) -> float | None:
+    """A confidence: a real number within 0..1 (an int 0 or 1 too), else None."""
+    if type(value) not in (float, int) or not 0 <= value <= 1:  # type: ignore[operator]
+        return None
+    return float(value)  # type: ignore[arg-type]
+
+
 def _as_cached(value: object) -> bool | None:
     if isinstance(value, bool):
         return value
@@ -168,6 +176,15 @@ def _fast_price(values: Sequence[object]) -> pa.Array | None:
     return array if pc.all(pc.is_finite(array)).as_py() is not False else None
 
 
+def _fast_conf(values: Sequence[object]) -> pa.Array | None:
+    inferred = _infer(values)
+    if inferred is None or inferred.type not in (pa.float64(), pa.null()):
+        return None
+    if pc.all(pc.and_(pc.greater_equal(inferred, 0), pc.less_equal(inferred, 1))).as_py() is False:
+        return None  # out of range or NaN (NaN compares false)
+    return inferred.cast(pa.float32())
+
+
 def _fast_cached(values: Sequence[object]) -> pa.Array | None:
     inferred = _infer(values)
     if inferred is None or inferred.type not in (pa.bool_(), pa.null()):
@@ -185,6 +202,7 @@ INT64: Final = Leaf(
     lambda vs: pa.array([_as_int(v, _INT64_RANGE) for v in vs], pa.int64()),
 )
 PRICE: Final = Leaf(_fast_price, lambda vs: pa.array([_as_price(v) for v in vs], pa.float64()))
+CONF: Final = Leaf(_fast_conf, lambda vs: pa.array([_as_conf(v) for v in vs], pa.float32()))
 CACHED: Final = Leaf(_fast_cached, lambda vs: pa.array([_as_cached(v) for v in vs], pa.bool_()))
 
 

@@ -52,6 +52,15 @@ every kind
     for kinds with a document number, ``check_number_unique`` / ``check_number_group``
     (the same number on another image): see :func:`duplicates`.
 
+Which rows need a human look: :func:`add_review` appends ``needs_review`` (bool) and
+``review_reasons`` (a list of short texts that name columns, never values), as
+``recognize(..., checks=True)`` or ``quality=True`` do.  The reasons, in order:
+``errcode <n>``; each failing ``check_*`` column (False, not NA; the composite ones aside);
+each ``warn_*`` quality warning that fires; ``low confidence: <field>`` for each
+``<field>_conf`` below the threshold (:data:`DEFAULT_REVIEW_THRESHOLD`, 0.9) or a list
+column with an item's ``conf`` below it; ``suggestion: <field>`` for each non-null
+``<field>_suggested``.  :func:`report` and :func:`report_html` count the rows per reason.
+
 Across tables, :func:`link` pairs an ID card with a driver's licence (or a registration
 with a plate image) and says which fields agree.
 """
@@ -77,12 +86,17 @@ from ocr_frames.checks._report import (
     summary_table,
     write_html,
 )
+
+# the review threshold's one definition; the run options take their default from here
+from ocr_frames.checks._review import DEFAULT_REVIEW_THRESHOLD as DEFAULT_REVIEW_THRESHOLD
+from ocr_frames.checks._review import add_review
 from ocr_frames.kinds import check_kind
 
 __all__ = [
     "CHECKS",
     "CheckInfo",
     "add_checks",
+    "add_review",
     "duplicates",
     "link",
     "report",
@@ -148,10 +162,13 @@ def report(df: pd.DataFrame, kind: str | None = None, *, as_of: date | None = No
     """Counts per boolean check column, indexed by check name (``check_passed`` last).
 
     Columns: ``description``, ``standard`` (strings), ``passed``, ``failed``,
-    ``not_applicable`` (Int64; they add up to the number of rows).  ``df`` may be checked
-    already (by :func:`add_checks`, also read back from Parquet); otherwise it is checked
-    here for ``kind`` (default: the kind ``recognize`` records in ``df.attrs``) and
-    ``as_of``.
+    ``not_applicable`` (Int64; they add up to the number of rows).  The review counts are
+    in ``attrs``: ``attrs["needs_review"]`` the rows with a reason, and
+    ``attrs["review_reasons"]`` a dict reason → rows, most frequent first (from the
+    ``review_reasons`` column, computed by :func:`add_review` when ``df`` has none).
+    ``df`` may be checked already (by :func:`add_checks`, also read back from Parquet);
+    otherwise it is checked here for ``kind`` (default: the kind ``recognize`` records in
+    ``df.attrs``) and ``as_of``.
     """
     checked, kind = _checked(df, kind, as_of)
     return summary_table(checked, kind)

@@ -18,7 +18,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ocr_frames.checks import _bank, _duplicates, _ric, _uscc, _vehicle
+from ocr_frames._numbers import bank as _bank
+from ocr_frames._numbers import ric as _ric
+from ocr_frames._numbers import uscc as _uscc
+from ocr_frames._numbers import vehicle as _vehicle
+from ocr_frames.checks import _duplicates
 from ocr_frames.checks import _validity as _dates
 from ocr_frames.checks._catalogue import CHECKS
 from ocr_frames.checks._common import (

@@ -5,16 +5,7 @@ hold millions of rows, so a column is *factorised* first and each distinct value
 once; the per-value results are then spread back over the rows with one ``take``.  Rows of
 an error answer (``errcode != 0``) get the code -1, which ``take`` turns into NA.
 
-Normalisation (before any check) is deliberately limited to what OCR output and manual
-entry get wrong without changing meaning:
-
-* Unicode NFKC, so full-width forms become ASCII (``４４０１`` → ``4401``, ``Ｘ`` → ``X``);
-* whitespace and the separators people type into long numbers (``-``, ``_``, ``.``, middle
-  dots) are removed;
-* letters are upper-cased (a lowercase ``x`` check character is accepted).
-
-Look-alike characters are **not** corrected (``O`` for ``0``, ``l`` for ``1``): such a
-value fails its format check, which is what an auditor wants to see.
+Normalisation before any check is :func:`ocr_frames._numbers.compact.compact`.
 """
 
 from __future__ import annotations
@@ -31,26 +22,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ocr_frames._numbers.compact import compact_array
+
 BOOL: Final = pd.BooleanDtype()
 INT: Final = pd.Int64Dtype()
 STR: Final = pd.StringDtype("pyarrow")
 DATE: Final = pd.ArrowDtype(pa.date32())
 
-#: whitespace (RE2's ``\s`` is ASCII-only, so the Unicode spaces are listed) and separators
-_SEPARATORS: Final = r"[\s\x{0b}\x{1c}-\x{1f}\x{85}\p{Zs}\x{2028}\x{2029}\-_.·•・‧]+"
-
 T = TypeVar("T")
 Codes = npt.NDArray[np.intp]
-
-
-def compact(value: str) -> str:
-    """``value`` NFKC-normalised, without whitespace or separators, upper-cased.
-
-    One value through :func:`compact_array`, so that single values and whole columns are
-    normalised by the very same code.
-    """
-    result: str = compact_array(pa.array([value], type=pa.string()))[0].as_py()
-    return result
 
 
 def as_text(value: object) -> str | None:
@@ -97,14 +77,6 @@ def arrow_text(series: pd.Series[Any]) -> pa.Array:
     ):
         return pa.array([as_text(v) for v in series.tolist()], type=pa.string())
     return array.cast(pa.string())
-
-
-def compact_array(values: pa.Array) -> pa.Array:
-    """:func:`compact` of every string of an Arrow array, vectorised (nulls stay null)."""
-    normal = pc.utf8_normalize(values, form="NFKC")
-    bare = pc.replace_substring_regex(normal, pattern=_SEPARATORS, replacement="")
-    # once more: dropping a space can bring a combining mark next to a letter
-    return pc.utf8_normalize(pc.utf8_upper(bare), form="NFKC")
 
 
 def encode(

@@ -36,6 +36,8 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from ocr_frames._numbers.compact import compact_array
+from ocr_frames._numbers.ric import normalise_sex, ric_result
 from ocr_frames.checks._common import (
     BOOL,
     DATE,
@@ -43,11 +45,9 @@ from ocr_frames.checks._common import (
     STR,
     arrow_text,
     as_text,
-    compact_array,
     date_array,
     row_ok,
 )
-from ocr_frames.checks._ric import normalise_sex, ric_result
 
 
 def _birth_from_id(number: str) -> date | None:

@@ -1,5 +1,9 @@
 """``report`` (counts per check) and ``report_html`` (a page an auditor can open).
 
+Both also count the rows that need review and, per reason of ``review_reasons``, the rows
+it applies to (the reasons are computed, with the default threshold, for a table that has
+none): ``report``'s frame carries them in ``attrs``, the page in a section of its own.
+
 The HTML page is self-contained (inline CSS, no scripts, no external assets) and shows
 personal data only masked by :func:`ocr_frames.mask.mask_frame`: names keep their first
 character, ID and card numbers their first and last 4, plates their last 2, birth dates
@@ -10,17 +14,20 @@ from __future__ import annotations
 
 import html
 import os
+from collections import Counter
 from collections.abc import Sequence
 from datetime import date, datetime, timezone
 from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ocr_frames._base.files import DEFAULT_FILE_MODE, write_private_text
 from ocr_frames._version import __version__
 from ocr_frames.checks._catalogue import CHECKS
 from ocr_frames.checks._common import INT, STR
+from ocr_frames.checks._review import REASONS_TYPE, add_review, reason_counts
 from ocr_frames.kinds import check_kind, spec
 from ocr_frames.mask import mask_frame
 
@@ -77,6 +84,8 @@ class ReportData:
         self.rows = self.passed = self.not_checked = self.n_failing = 0
         self.positions: list[int] = []  # of the failing rows kept, 0-based in the table
         self.failing: list[pd.DataFrame] = []  # those rows, masked
+        self.needs_review = 0  # rows with a review reason
+        self.reasons: Counter[str] = Counter()  # reason → rows
 
     def add(self, checked: pd.DataFrame, *, masked: bool = False) -> None:
         """Count the rows of ``checked`` (after those added before); ``masked``: its
@@ -89,6 +98,7 @@ class ReportData:
             for i, count in enumerate((passed, len(values) - na - passed, na)):
                 counts[i] += count
         self.rows += len(checked)
+        self._add_review(checked)
         if "check_passed" not in checked.columns:
             return
         verdict = _booleans(checked["check_passed"])
@@ -103,8 +113,21 @@ class ReportData:
             start = self.rows - len(checked)
             self.positions += [start + int(p) for p in keep]
 
+    def _add_review(self, checked: pd.DataFrame) -> None:
+        if "review_reasons" not in checked.columns:
+            checked = add_review(checked)
+        values = checked["review_reasons"].tolist()
+        reasons = pa.array([None if v is None else list(v) for v in values], type=REASONS_TYPE)
+        self.needs_review += sum(1 for v in values if v is not None and len(v))
+        self.reasons.update(reason_counts(reasons))
+
+    def review_counts(self) -> dict[str, int]:
+        """Rows per review reason, most frequent first (ties: by name)."""
+        return dict(sorted(self.reasons.items(), key=lambda item: (-item[1], item[0])))
+
     def summary(self) -> pd.DataFrame:
-        """Counts per boolean check column (see :func:`ocr_frames.checks.report`)."""
+        """Counts per boolean check column (see :func:`ocr_frames.checks.report`), with
+        ``attrs["needs_review"]`` (rows) and ``attrs["review_reasons"]`` (reason → rows)."""
         names = list(self.counts)
         frame: pd.DataFrame = pd.DataFrame(
             {
@@ -116,6 +139,8 @@ class ReportData:
             },
             index=pd.Index(names, name="check", dtype=STR),
         )
+        frame.attrs["needs_review"] = self.needs_review
+        frame.attrs["review_reasons"] = self.review_counts()
         return frame
 
 
@@ -229,6 +254,24 @@ def _failing_html(data: ReportData) -> str:
     return "".join(lines)
 
 
+def _review_html(data: ReportData) -> str:
+    counts = data.review_counts()
+    if not counts:
+        return "<p class='meta'>No row needs review.</p>"
+    lines = [
+        "<table class='review'><thead><tr><th>reason</th><th class='num'>rows</th>"
+        "<th>share of rows</th></tr></thead><tbody>"
+    ]
+    for reason, count in counts.items():
+        share = 100 * count / data.rows if data.rows else 0
+        lines.append(
+            f"<tr><td><code>{_e(reason)}</code></td><td class='num'>{count}</td>"
+            f"<td>{share:.1f}%</td></tr>"
+        )
+    lines.append("</tbody></table>")
+    return "".join(lines)
+
+
 def _cards(data: ReportData) -> str:
     n, na, ok = data.rows, data.not_checked, data.passed
     cards = [
@@ -236,6 +279,7 @@ def _cards(data: ReportData) -> str:
         ("ok", ok, "passed every check"),
         ("bad", n - na - ok, "failed a check"),
         ("na", na, "not checked (error rows)"),
+        ("bad", data.needs_review, "need review"),
     ]
     return (
         "<section class='cards'>"
@@ -261,11 +305,14 @@ def render_html(data: ReportData, *, as_of: str, title: str | None = None) -> st
         _cards(data),
         "<h2>Checks</h2>",
         _summary_html(data.summary()),
+        f"<h2>Needs review ({data.needs_review} rows)</h2>",
+        _review_html(data),
         f"<h2>Rows that failed ({data.n_failing})</h2>",
         _failing_html(data),
         "<p class='note'>Row numbers are 0-based positions in the table. "
         "n/a: the check does not apply to the row (an error row, a missing field, "
         "or a prerequisite check that already failed). "
+        "A row needing review counts once under each of its reasons. "
         "Names keep their first character, ID and card numbers their first and last four, "
         "plates their last two; image sources show the file name only.</p>",
         "</main></body></html>\n",

@@ -10,8 +10,9 @@ verdict may depend on a later row, and the parts go through twice:
    (``check_passed`` / ``check_problems``); the part's duplicate keys are noted;
 2. :meth:`StreamChecks.judge` once every part has been seen (vectorised over every row),
    then :meth:`StreamChecks.second` on the same parts, in the same order (the caller holds
-   them in between, masked or not): the duplicate columns and the final verdict, the
-   report's data gathered on the way; :meth:`StreamChecks.write_report` writes its page.
+   them in between, masked or not): the duplicate columns and the final verdict, with
+   ``review``, ``needs_review`` and ``review_reasons`` (:func:`~ocr_frames.checks.add_review`),
+   the report's data gathered on the way; :meth:`StreamChecks.write_report` writes its page.
 
 The parts come out with exactly the columns, values and types ``add_checks`` gives the
 whole table (text as Arrow ``string``, as in the kinds' schemas).
@@ -32,6 +33,7 @@ from ocr_frames.checks._apply import Verdict, row_columns
 from ocr_frames.checks._common import Column
 from ocr_frames.checks._duplicates import DuplicateKeys, Duplicates
 from ocr_frames.checks._report import ReportData, render_html, write_html
+from ocr_frames.checks._review import review_table
 
 __all__ = ["StreamChecks"]
 
@@ -55,11 +57,20 @@ class StreamChecks:
     docstring); expiry, birth dates and ages judged ``as_of``.
 
     ``report``: gather an HTML report's data (:meth:`write_report`); ``masked``: the parts
-    given to :meth:`second` have their personal columns masked already.
+    given to :meth:`second` have their personal columns masked already; ``review``: the
+    ``review_threshold`` of the review columns :meth:`second` appends (None: none).
     """
 
-    def __init__(self, kind: str, as_of: date, *, report: bool = False, masked: bool = False):
-        self.kind, self.as_of, self.masked = kind, as_of, masked
+    def __init__(
+        self,
+        kind: str,
+        as_of: date,
+        *,
+        report: bool = False,
+        masked: bool = False,
+        review: float | None = None,
+    ):
+        self.kind, self.as_of, self.masked, self.review = kind, as_of, masked, review
         self.keys = DuplicateKeys(kind)
         self.report = ReportData(kind) if report else None
         self._duplicates: Duplicates | None = None
@@ -87,6 +98,8 @@ class StreamChecks:
         passed, problems = (part.column(name).to_pylist() for name in _VERDICT)
         verdict = Verdict.resume(passed, problems).add(duplicates).columns()
         table = _appended(part.drop_columns(list(_VERDICT)), [*duplicates, *verdict])
+        if self.review is not None:
+            table = review_table(table, self.review)
         if self.report is not None:
             self.report.add(to_pandas(table), masked=self.masked)
         return table

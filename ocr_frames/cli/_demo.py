@@ -101,9 +101,40 @@ def run_demo(samples: str | Path, out: str | Path, *, engine: str | None = None)
             rerun = runs[1]
             calls = f"{rerun.billed_calls} {rerun.calls_label}"
             print(f"{'':15} rerun: {rerun.cache_hits} cache hits, {calls}")
-    _audit(out)
+        _audit(out)
+        _trust(samples, out, chosen)
     print(f"\nParquet files and audit reports written to {out.resolve()}/")
     return 0
+
+
+def _trust(samples: Path, out: Path, engine: Engine) -> None:
+    """The ID cards again, with the two degraded copies of ``quality/``: which rows need a
+    look and why (checks, image-quality warnings, confidences, suggestions)."""
+    images = [*read_images(str(samples / "idcard")), *read_images(str(samples / "quality"))]
+    path, review = out / "idcard_trust.parquet", out / "idcard_review.parquet"
+    recognize_to_parquet(
+        images,
+        "idcard",
+        path,
+        engine=engine,
+        cache_dir=out / "cache",
+        progress=False,
+        checks=True,
+        quality=True,
+        mask=True,
+        review_path=review,
+    )
+    df = pd.read_parquet(path)
+    df["reasons"] = [", ".join(r) for r in df["review_reasons"]]
+    df["source"] = [Path(str(s)).name for s in df["source"]]
+    cols = ["source", "id", "id_conf", "quality_score", "needs_review", "reasons"]
+    with pd.option_context("display.width", 200, "display.max_colwidth", 90):
+        print(
+            "\nwhich rows need a human look, and why (quality=True, checks=True):\n"
+            f"{df[cols].to_string(index=False)}"
+        )
+    flagged = int(df["needs_review"].sum())
+    print(f"{flagged} of {len(df)} rows need review; just those: {review}")
 
 
 def _audit(out: Path) -> None:

@@ -60,6 +60,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         check_file_path(args.out, "--out", folder_made=True)
         if args.report:
             check_file_path(args.report, "--report")
+        if args.review_only:
+            check_file_path(args.review_only, "--review-only", folder_made=True)
     images = read_images(args.input, column=args.column)
     engine = _engine(args)
     if args.dry_run:
@@ -82,10 +84,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         cache_dir=False if args.no_cache else args.cache_dir,
         file_mode=args.file_mode,
         report=args.report,
+        review_path=args.review_only,
         **opts.as_keywords(),
     )
     if args.report:
         print(f"audit report: {args.report}", file=sys.stderr)
+    if args.review_only:
+        print(f"rows to review: {args.review_only}", file=sys.stderr)
     print(f"{summary.line()}; wrote {summary.output}", file=sys.stderr)
     if summary.stopped:
         print(

@@ -39,6 +39,7 @@ RUN_EXTRAS: Final = frozenset(
         "dry_run",
         "price",
         "report",
+        "review_only",
         "file_mode",
     }
 )
@@ -169,6 +170,23 @@ def _add_run_options(run: argparse.ArgumentParser) -> None:
     )
     audit.add_argument(
         "--report", metavar="FILE.html", help="write an HTML audit report (implies --checks)"
+    )
+    audit.add_argument(
+        "--quality",
+        action="store_true",
+        help="add quality_score and the warn_* columns (blur, glare, copy, reshoot...)",
+    )
+    audit.add_argument(
+        "--review-threshold",
+        type=float,
+        metavar="X",
+        help="a field whose <field>_conf is below X (0-1) needs review (default %(default)s)",
+    )
+    audit.add_argument(
+        "--review-only",
+        metavar="PATH.parquet",
+        help="also write the rows that need review (needs_review) to PATH; implies --checks "
+        "unless --quality is given",
     )
     run.set_defaults(**{name: RunOptions.default(name) for name in RunOptions.names()})
 

@@ -14,9 +14,18 @@ from ocr_frames._errors import E_ENGINE, ConfigurationError
 from ocr_frames._sources.download import download
 from ocr_frames.kinds import check_kind
 from ocr_frames.local import layouts
-from ocr_frames.local._ocr import DET_LIMIT, decode_image, get_core, model_id, rapidocr_version
+from ocr_frames.local._confidence import Index, confidences
+from ocr_frames.local._ocr import (
+    DET_LIMIT,
+    TextBox,
+    decode_image,
+    get_core,
+    model_id,
+    rapidocr_version,
+)
 from ocr_frames.local._orient import map_back
 from ocr_frames.local._seal import without_red
+from ocr_frames.local._suggest import suggestions
 
 __all__ = ["LAYOUT_VERSION", "LocalEngine"]
 
@@ -24,7 +33,7 @@ log = logging.getLogger("ocr_frames.local")
 
 #: Bumped whenever the processing around the models (detector sizing, layouts) changes
 #: what the engine returns, so cached answers of an older version are not reused.
-LAYOUT_VERSION: Final = 4
+LAYOUT_VERSION: Final = 5
 
 Answer = dict[str, Any]
 
@@ -110,7 +119,19 @@ class LocalEngine(BaseEngine):
             turns, upright, boxes = core.read_upright(source)
             if source is not image:  # the parser sees the seal (official_seal)
                 upright = np.ascontiguousarray(np.rot90(image, turns)) if turns else image
-            fields = layouts.parse(kind, boxes, upright, read=core.read)
+            read_too: list[TextBox] = []  # what parsers read on their own (the seal's ring)
+
+            def read(part: np.ndarray) -> list[TextBox]:
+                lines: list[TextBox] = core.read(part)
+                read_too.extend(lines)
+                return lines
+
+            fields = layouts.parse(kind, boxes, upright, read=read)
+            if fields is not None:
+                index = Index([*boxes, *read_too])
+                fields = confidences(kind, fields, index)
+                if suggested := suggestions(kind, fields, index):
+                    fields["suggested"] = suggested
             if fields is not None and turns:
                 fields = map_back(fields, turns, int(image.shape[1]), int(image.shape[0]))
         except (ConfigurationError, ImportError):

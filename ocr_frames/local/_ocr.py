@@ -32,6 +32,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ocr_frames._errors import ConfigurationError
+from ocr_frames.local._chars import Char, keep_candidates
 from ocr_frames.local._geometry import Centred, Quad
 from ocr_frames.local._orient import quarter_turns
 
@@ -73,11 +74,14 @@ MAX_SIDE: Final = 2400
 
 @dataclass(frozen=True, slots=True)
 class TextBox(Centred):
-    """One recognised line: its text, its quadrilateral (lt, rt, rb, lb) and its score."""
+    """One recognised line: its text, its quadrilateral (lt, rt, rb, lb) and its score;
+    ``chars``: per character of ``text``, what the recogniser made of it (see
+    :mod:`._chars`), empty for a line the layouts built themselves."""
 
     text: str
     quad: Quad
     score: float
+    chars: tuple[Char, ...] = ()
 
     @property
     def left(self) -> float:
@@ -220,6 +224,8 @@ class OCRCore:
         pipeline = RapidOCR(params=self._params)
         # load the models now (rapidocr loads them at first use) so timings stay honest
         pipeline(np.full((64, 256, 3), 255, np.uint8))
+        if not keep_candidates(pipeline):
+            log.warning("this rapidocr hides per-character scores: no field confidence")
         _classifier(pipeline)  # loads it (rapidocr loads it at first use)
         return pipeline
 
@@ -268,7 +274,13 @@ class OCRCore:
         out = []
         for quad, text, score in zip(boxes, result.txts, result.scores, strict=True):
             points = tuple((float(x), float(y)) for x, y in np.asarray(quad)[:4])
-            out.append(TextBox(str(text).strip(), points, float(score)))  # type: ignore[arg-type]
+            plain = str(text)
+            stripped = plain.strip()
+            chars: tuple[Char, ...] = getattr(text, "chars", ())
+            if chars:
+                start = len(plain) - len(plain.lstrip())
+                chars = chars[start : start + len(stripped)]
+            out.append(TextBox(stripped, points, float(score), chars))  # type: ignore[arg-type]
         return out
 
 

@@ -17,11 +17,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ocr_frames.checks._bank import card_result
-from ocr_frames.checks._regions import PROVINCES, region_known
-from ocr_frames.checks._ric import ric_result
-from ocr_frames.checks._uscc import reg_num_result
-from ocr_frames.checks._vehicle import vin_result
+from ocr_frames._numbers.bank import card_result
+from ocr_frames._numbers.regions import PROVINCES, region_known
+from ocr_frames._numbers.ric import ric_result
+from ocr_frames._numbers.uscc import reg_num_result
+from ocr_frames._numbers.vehicle import vin_result
 
 AS_OF = date(2026, 11, 25)
 DIGITS = "0123456789"
@@ -318,7 +318,7 @@ def test_region_codes(code: str, known: bool) -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.text())
 def test_normalisation_removes_every_space_and_is_idempotent(value: str) -> None:
-    from ocr_frames.checks._common import compact
+    from ocr_frames._numbers.compact import compact
 
     out = compact(value)
     assert compact(out) == out

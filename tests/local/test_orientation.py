@@ -38,7 +38,8 @@ def jpeg(image: Image.Image, exif: Image.Exif | None = None) -> bytes:
 
 
 def fields(answer: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in answer.items() if k not in (*POSITIONS, "img_size")}
+    trust = ("confidence", "suggested")  # compared in tests/local/test_trust.py
+    return {k: v for k, v in answer.items() if k not in (*POSITIONS, "img_size", *trust)}
 
 
 def turned(point: tuple[int, int], degrees: int, w: int, h: int) -> tuple[float, float]:

@@ -24,7 +24,7 @@ import pytest
 import ocr_frames as of
 from ocr_frames._run import audit
 from ocr_frames._tables.frames import to_pandas
-from ocr_frames.checks import add_checks, report_html
+from ocr_frames.checks import add_checks, add_review, report_html
 from ocr_frames.checks._stream import StreamChecks
 from ocr_frames.mask import mask_frame
 from ocr_frames.testing import WeChatEmulator
@@ -64,7 +64,7 @@ def _images(emulator: WeChatEmulator, tmp_path: Path) -> list[str]:
 
 def _whole(images: list[str], engine: of.WeChatEngine, *, mask: bool) -> pd.DataFrame:
     df = of.recognize(images, "idcard", engine=engine, cache_dir=False, progress=False)
-    checked = add_checks(df, "idcard", as_of=AS_OF)
+    checked = add_review(add_checks(df, "idcard", as_of=AS_OF))
     return mask_frame(checked, "idcard") if mask else checked
 
 

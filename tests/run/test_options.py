@@ -33,7 +33,10 @@ ENTRY_POINTS: dict[str, tuple[Callable[..., Any], frozenset[str]]] = {
     "recognize_arrow": (of.recognize_arrow, frozenset({"images", "kind", "engine", "cache_dir"})),
     "recognize_to_parquet": (
         of.recognize_to_parquet,
-        frozenset({"images", "kind", "path", "engine", "cache_dir", "file_mode", "report"}),
+        frozenset(
+            {"images", "kind", "path", "engine", "cache_dir", "file_mode", "report"}
+            | {"review_path"}
+        ),
     ),
     "df.ocr.recognize": (
         OCRAccessor.recognize,
@@ -84,7 +87,7 @@ def test_cli_flags_reach_their_option() -> None:
     flags = """run x -k comm -o o.parquet --chunk-size 3 --chunk-bytes 1000
         --download-timeout 2.5 --max-bytes 99 --retries 2 --on-error raise --no-progress
         --no-shrink --url-allow-host a.example --no-url-private --as-of 2026-01-02
-        --checks --mask --concurrency 4 --rate-limit 7"""
+        --checks --mask --concurrency 4 --rate-limit 7 --quality --review-threshold 0.75"""
     args = build_parser().parse_args(flags.split())
     opts = run_options(args)
     assert (opts.chunk_size, opts.chunk_bytes, opts.download_timeout, opts.max_bytes) == (
@@ -97,6 +100,7 @@ def test_cli_flags_reach_their_option() -> None:
     assert not opts.progress and not opts.shrink and not opts.url_private
     assert opts.url_allow_hosts == ("a.example",) and opts.as_of == date(2026, 1, 2)
     assert opts.checks and opts.mask and (opts.concurrency, opts.rate_limit) == (4, 7.0)
+    assert opts.quality and opts.review_threshold == 0.75
 
 
 def test_the_typed_keywords_match_the_fields() -> None:
@@ -138,6 +142,12 @@ BAD_OPTIONS: list[tuple[dict[str, Any], str]] = [
     ({"mask": 1}, "mask must be True or False, not int 1"),
     ({"progress": None}, "progress must be True or False, not NoneType"),
     ({"url_private": 0}, "url_private must be True or False"),
+    ({"quality": "yes"}, "quality must be True or False, not str 'yes'"),
+    ({"review_threshold": 1.5}, "review_threshold must be from 0 to 1, got 1.5"),
+    ({"review_threshold": -0.1}, "review_threshold must be from 0 to 1, got -0.1"),
+    ({"review_threshold": float("nan")}, "review_threshold must be from 0 to 1, got nan"),
+    ({"review_threshold": "0.9"}, "review_threshold must be a number from 0 to 1, not str"),
+    ({"review_threshold": True}, "review_threshold must be a number from 0 to 1, not bool"),
 ]
 """Run options refused, with (a pattern of) the message."""
 
@@ -242,6 +252,8 @@ def test_every_option_is_accepted_by_every_entry_point(tmp_path: Path) -> None:
         "checks": True,
         "as_of": date(2026, 1, 1),
         "mask": True,
+        "quality": True,
+        "review_threshold": 0.5,
     }
     assert set(options) == FIELDS  # a new option must be added here too
     kw = {"engine": _idle_engine(), "cache_dir": False, **options}

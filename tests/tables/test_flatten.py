@@ -205,6 +205,7 @@ def test_comm_items_flattened_exactly() -> None:
     assert row["items"] == [
         {
             "text": "腾讯",
+            "conf": None,  # WeChat gives no confidence
             "pos_left_top_x": 575,
             "pos_left_top_y": 519,
             "pos_right_top_x": 744,
@@ -216,6 +217,7 @@ def test_comm_items_flattened_exactly() -> None:
         },
         {
             "text": "微信团队",
+            "conf": None,
             "pos_left_top_x": 670,
             "pos_left_top_y": 516,
             "pos_right_top_x": 762,
@@ -229,9 +231,35 @@ def test_comm_items_flattened_exactly() -> None:
     assert (row["img_size_w"], row["img_size_h"]) == (1280, 720)
 
 
+def test_confidence_and_suggestions_become_typed_columns() -> None:
+    answers = [
+        {
+            "errcode": 0,
+            "id": "11010519491231002X",
+            "confidence": {"id": 0.25, "name": 1, "addr": 1.5, "gender": "high", "type": None},
+            "suggested": {"id": "110105194912310021", "name": "x"},
+            "items": [],
+        },
+        {"errcode": 0, "confidence": "not an object", "suggested": ["x"]},
+        {"errcode": 101001},
+    ]
+    table = to_arrow("idcard", answers)
+    assert table.schema.field("id_conf").type == pa.float32()
+    assert table["id_conf"].to_pylist() == [0.25, None, None]
+    assert table["name_conf"].to_pylist() == [1.0, None, None]
+    assert table["addr_conf"].to_pylist() == [None, None, None]  # outside 0..1: null
+    assert table["gender_conf"].to_pylist() == [None, None, None]  # not a number
+    assert table["id_suggested"].to_pylist() == ["110105194912310021", None, None]
+    assert "name_suggested" not in table.column_names  # only numbers with a check character
+    assert table["extra"].to_pylist()[0] == '{"items": []}'  # confidence is no extra key
+
+
 def test_menu_items() -> None:
     row = to_arrow("menu", REALISTIC["menu"]).to_pylist()[0]
-    assert row["menu_items"] == [{"name": "酱鸭", "price": 48.0}, {"name": "龙虾", "price": 80.0}]
+    assert row["menu_items"] == [
+        {"name": "酱鸭", "price": 48.0, "conf": None},
+        {"name": "龙虾", "price": 80.0, "conf": None},
+    ]
 
 
 # --- dates ---------------------------------------------------------------------------
@@ -431,7 +459,10 @@ def test_int_field_coercion(value: object, expected: int | None) -> None:
 def test_price_coercion(value: object, expected: float | None) -> None:
     answer = {"menu_items": [{"name": "鸭", "price": value}, {"name": "虾", "price": 2.5}]}
     items = to_arrow("menu", [answer]).to_pylist()[0]["menu_items"]
-    assert items == [{"name": "鸭", "price": expected}, {"name": "虾", "price": 2.5}]
+    assert items == [
+        {"name": "鸭", "price": expected, "conf": None},
+        {"name": "虾", "price": 2.5, "conf": None},
+    ]
 
 
 def test_errcode_and_cached_coercion() -> None:
@@ -595,6 +626,8 @@ def _expected_dtype(arrow_type: pa.DataType) -> Any:
         return pd.Int32Dtype()
     if arrow_type == pa.float64():
         return pd.Float64Dtype()
+    if arrow_type == pa.float32():
+        return pd.Float32Dtype()
     if arrow_type == pa.bool_():
         return pd.BooleanDtype()
     if arrow_type == pa.string():

@@ -10,7 +10,16 @@ from typing import Any, Final
 
 from ocr_frames.local._ocr import TextBox
 
-__all__ = ["alnum", "ascii_punct", "id_number", "iso_date", "only", "plate", "simplified"]
+__all__ = [
+    "alnum",
+    "ascii_punct",
+    "id_number",
+    "iso_date",
+    "only",
+    "plate",
+    "simplified",
+    "simplified_text",
+]
 
 #: Letters OCR confuses with digits, read as the digit where only digits make sense.
 _AS_DIGIT: Final = str.maketrans("OoDQIl|ZSB", "0000111258")
@@ -29,6 +38,12 @@ def simplified(boxes: Sequence[TextBox]) -> list[TextBox]:
     """
     convert = _converter().convert
     return [replace(box, text=convert(box.text)) for box in boxes]
+
+
+def simplified_text(text: str) -> str:
+    """``text`` with traditional characters as simplified ones (see :func:`simplified`)."""
+    converted: str = _converter().convert(text)
+    return converted
 
 
 @cache

@@ -28,7 +28,7 @@ from typing import Final
 
 from stdnum.cn import uscc
 
-from ocr_frames.checks._common import compact
+from ocr_frames._numbers.compact import compact
 
 ALPHABET: Final = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC: Final = "uscc"
@@ -49,12 +49,12 @@ class RegNumResult:
 
 
 def check_reg_num(value: str) -> RegNumResult:
-    """Check one registration number (normalised first, see :mod:`._common`)."""
+    """Check one registration number (normalised first, see :mod:`.compact`)."""
     return reg_num_result(compact(value))
 
 
 def reg_num_result(number: str) -> RegNumResult:
-    """Check one registration number already normalised by :func:`._common.compact`."""
+    """Check one registration number already normalised by :func:`.compact.compact`."""
     if len(number) == 15 and number.isascii() and number.isdigit():
         return RegNumResult(LEGACY, None)
     if len(number) != 18:

@@ -21,8 +21,8 @@ from typing import Final
 
 from stdnum.cn import ric
 
-from ocr_frames.checks._common import compact
-from ocr_frames.checks._regions import province, region_known
+from ocr_frames._numbers.compact import compact
+from ocr_frames._numbers.regions import province, region_known
 
 _FORMAT: Final = re.compile(r"[0-9]{17}[0-9X]")
 MALE = "男"
@@ -76,12 +76,12 @@ def format_problem(number: str) -> str | None:
 
 
 def check_ric(value: str, as_of: date) -> RicResult:
-    """Check one ID number as read from a card (normalised first, see :mod:`._common`)."""
+    """Check one ID number as read from a card (normalised first, see :mod:`.compact`)."""
     return ric_result(compact(value), as_of)
 
 
 def ric_result(number: str, as_of: date) -> RicResult:
-    """Check one ID number already normalised by :func:`._common.compact`."""
+    """Check one ID number already normalised by :func:`.compact.compact`."""
     problem = format_problem(number)
     if problem is not None:
         return RicResult(format_ok=False, problem=problem)
@@ -113,5 +113,5 @@ _SEX_WORDS = {
 
 def normalise_sex(value: str) -> str | None:
     """``男``/``女`` for the ways a card or a form writes the sex (``value`` already
-    normalised by :func:`._common.compact`: ``male`` is ``MALE``), else None."""
+    normalised by :func:`.compact.compact`: ``male`` is ``MALE``), else None."""
     return _SEX_WORDS.get(value)

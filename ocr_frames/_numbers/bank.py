@@ -18,7 +18,7 @@ from typing import Final
 
 from stdnum import luhn
 
-from ocr_frames.checks._common import compact
+from ocr_frames._numbers.compact import compact
 
 MIN_LENGTH: Final = 16
 MAX_LENGTH: Final = 19
@@ -67,12 +67,12 @@ class CardResult:
 
 
 def check_card(value: str) -> CardResult:
-    """Check one card number as read from a card (normalised first, see :mod:`._common`)."""
+    """Check one card number as read from a card (normalised first, see :mod:`.compact`)."""
     return card_result(compact(value))
 
 
 def card_result(number: str) -> CardResult:
-    """Check one card number already normalised by :func:`._common.compact`."""
+    """Check one card number already normalised by :func:`.compact.compact`."""
     digits = number.isascii() and number.isdigit()
     return CardResult(
         format_ok=digits,

@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from ocr_frames.checks._common import compact
+from ocr_frames._numbers.compact import compact
 
 VIN_LENGTH: Final = 17
 VIN_ALPHABET: Final = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
@@ -80,12 +80,12 @@ class VinResult:
 
 
 def check_vin(value: str) -> VinResult:
-    """Check one VIN (normalised first, see :mod:`._common`)."""
+    """Check one VIN (normalised first, see :mod:`.compact`)."""
     return vin_result(compact(value))
 
 
 def vin_result(vin: str) -> VinResult:
-    """Check one VIN already normalised by :func:`._common.compact`."""
+    """Check one VIN already normalised by :func:`.compact.compact`."""
     if len(vin) != VIN_LENGTH:
         return VinResult(False, None, f"VIN has {len(vin)} characters, expected 17")
     if any(c in "IOQ" for c in vin):
@@ -109,7 +109,7 @@ def check_plate(value: str) -> PlateResult:
 
 
 def plate_result(plate: str) -> PlateResult:
-    """Check one plate number already normalised by :func:`._common.compact`."""
+    """Check one plate number already normalised by :func:`.compact.compact`."""
     match = _PLATE.fullmatch(plate)
     if match is None:
         return PlateResult(False, None)
