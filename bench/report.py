@@ -6,11 +6,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from bench import common, generalise, local_throughput
+from bench import common, generalise, local_throughput, trust
 
 OUT = common.ROOT / "BENCHMARKS.md"
 NOTES = common.ROOT / "bench" / "notes.md"
 LOCAL_ENGINE = common.RESULTS / "local_engine.md"
+QUALITY = common.RESULTS / "quality.md"
 
 
 def _f(value: Any, digits: int = 1) -> str:
@@ -450,6 +451,7 @@ def write(path: Path = OUT) -> Path:
     for name, targets in (
         ("local_accuracy", generalise.targets),
         ("local_throughput", local_throughput_targets),
+        ("trust", trust.targets),
     ):
         if (r := common.load(name)) is not None and "error" not in r:
             results[name] = {**r, "targets": targets(r)}
@@ -484,6 +486,12 @@ def write(path: Path = OUT) -> Path:
         text = "\n".join(part.strip() + "\n" for part in local).splitlines()
         demoted = [f"##{line}" if line.startswith("#") else line for line in text]
         lines += ["## Local engine", "", *demoted, ""]
+    if (result := common.load("trust")) is not None and "error" not in result:
+        text = trust.markdown(result).splitlines()
+        lines += [f"#{line}" if line.startswith("#") else line for line in text] + [""]
+    if QUALITY.exists():  # python -m bench.quality --split report (see docs/quality.md)
+        text = QUALITY.read_text().strip().splitlines()
+        lines += [f"#{line}" if line.startswith("#") else line for line in text] + [""]
     if NOTES.exists():
         lines += [NOTES.read_text().strip(), ""]
     lines += _closing(results)

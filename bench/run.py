@@ -1,4 +1,4 @@
-"""``make bench``: run the seven benchmarks, save their results, regenerate BENCHMARKS.md.
+"""``make bench``: run the eight benchmarks, save their results, regenerate BENCHMARKS.md.
 
     python -m bench.run                      # everything (~10 minutes on 2 cores)
     python -m bench.run --only flatten       # one or more (comma-separated); the others'
@@ -30,6 +30,7 @@ from bench import (
     overhead,
     report,
     throughput,
+    trust,
 )
 
 BENCHMARKS: dict[str, tuple[Callable[[bool], dict[str, Any]], Any]] = {
@@ -40,6 +41,7 @@ BENCHMARKS: dict[str, tuple[Callable[[bool], dict[str, Any]], Any]] = {
     "overhead": (overhead.run, None),
     "local_accuracy": (generalise.bench, None),
     "local_throughput": (local_throughput.run, None),
+    "trust": (trust.bench, None),
 }
 
 

@@ -260,6 +260,7 @@ def review(folder: Path, got: Mapping[str, Mapping[str, Any]], quality: bool) ->
     ``quality``) against the fields that are wrong: the issue's done-when figures."""
     from ocr_frames import checks
     from ocr_frames._quality import assess
+    from ocr_frames._run.quality import quality_columns
     from ocr_frames._tables.flatten import to_arrow
     from ocr_frames._tables.frames import to_pandas
 
@@ -271,21 +272,10 @@ def review(folder: Path, got: Mapping[str, Mapping[str, Any]], quality: bool) ->
     reasons: dict[str, int] = {}
     for kind, names in by_kind.items():
         table = to_arrow(kind, [got[n] for n in names])
-        df = checks.add_checks(to_pandas(table), kind)
-        if quality:
+        if quality:  # as the run adds them (quality=True)
             found = [assess((folder / n).read_bytes()) for n in names]
-            for warning in (
-                "warn_blur",
-                "warn_glare",
-                "warn_greyscale_copy",
-                "warn_screen_reshoot",
-                "warn_incomplete",
-                "warn_occluded",
-                "warn_low_resolution",
-                "warn_edited",
-            ):
-                df[warning] = [q is not None and warning in q.warnings for q in found]
-        df = checks.add_review(df)
+            table = quality_columns(table, kind, found)
+        df = checks.add_review(checks.add_checks(to_pandas(table), kind))
         check_columns = [c for c in df.columns if c == "check_passed"]
         for i, name in enumerate(names):
             records_ = fields(kind, truth[name]["answer"], got[name])
@@ -311,6 +301,137 @@ def review(folder: Path, got: Mapping[str, Mapping[str, Any]], quality: bool) ->
         "clean_rows_flagged": clean_flagged,
         "reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
     }
+
+
+REPORT_PER_KIND = 15
+
+
+def bench(quick: bool) -> dict[str, Any]:
+    """``make bench``'s entry: the report split (4 per kind and variant when ``quick``):
+    calibration, review figures and the smudged-digit suggestions."""
+    from bench import suggestions
+
+    per_kind = 4 if quick else REPORT_PER_KIND
+    folder = dataset("report", per_kind, VARIANTS)
+    got = answers(folder, raw=False)
+    rows = records(folder, got)
+    result = summary(rows)
+    plot(result["bins"], common.PLOTS / "reliability.png", f"report split, {len(rows)} fields")
+    result["by_kind"] = {
+        kind: summary([r for r in rows if r["kind"] == kind])
+        for kind in sorted({r["kind"] for r in rows})
+    }
+    for kind_result in result["by_kind"].values():
+        kind_result.pop("bins")
+    result["review"] = review(folder, got, quality=False)
+    result["review_quality"] = review(folder, got, quality=True)
+    result["suggestions"] = suggestions.run("report", per_kind)
+    result["command"] = (
+        f"make bench (python -m bench.run --only trust; report split, {per_kind} per kind)"
+    )
+    return result
+
+
+def targets(result: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The issue's targets on this result (report split)."""
+    review_ = result["review"]
+    why = "see the trust section and the closing note of issue 15."
+    return [
+        {
+            "what": "fields with conf ≥ 0.9 exactly right: ≥ 99.5%",
+            "value": (v := result["sure_right"] / max(1, result["sure"])),
+            "met": v >= 0.995,
+            "why": why,
+        },
+        {
+            "what": "wrong fields in rows flagged needs_review (checks=True): ≥ 90%",
+            "value": (
+                v := review_["wrong_fields_in_flagged_rows"] / max(1, review_["wrong_fields"])
+            ),
+            "met": v >= 0.9,
+            "why": why,
+        },
+        {
+            "what": "all-right rows passing every check that are flagged: ≤ 20%",
+            "value": (v := review_["clean_rows_flagged"] / max(1, review_["clean_rows"])),
+            "met": v <= 0.2,
+            "why": why,
+        },
+    ]
+
+
+def markdown(result: Mapping[str, Any]) -> str:
+    from bench import suggestions
+
+    def share(a: int, b: int) -> str:
+        return f"{a}/{b} ({a / max(1, b):.1%})"
+
+    lines = [
+        "# Trust: confidence, review flag, suggestions (issue 15)",
+        "",
+        f"Command: `{result['command']}`. The calibration curve was fitted on the tune split "
+        "(`python -m bench.trust --split tune --per-kind 10 --fit`); these figures are the "
+        "report split's with the curve as shipped (the split's runs: bench/notes.md, "
+        '"Trust").',
+        "",
+        f"* Fields: {result['fields']:,}, exactly right "
+        f"{share(result['right'], result['fields'])}; with a confidence: {result['with_conf']:,}.",
+        f"* **conf >= 0.9:** {result['sure']:,} fields, exactly right "
+        f"{share(result['sure_right'], result['sure'])}.",
+        f"* Expected calibration error (10 bins): **{result['ece']:.4f}**.",
+        f"* Wrong fields with a confidence below 0.9 or none: "
+        f"{share(result['wrong_flagged_by_conf'], result['wrong'])}.",
+        "",
+        "![reliability diagram](bench/plots/reliability.png)",
+        "",
+        "| confidence bin | fields | mean confidence | exactly right |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {b['bin']} | {b['n']} | {b['conf']:.3f} | {b['right']:.1%} |" for b in result["bins"]
+    ]
+    lines += [
+        "",
+        "| kind | fields | right | conf >= 0.9 | of those right | ECE |",
+        "|---|---|---|---|---|---|",
+    ]
+    for kind, k in result["by_kind"].items():
+        lines.append(
+            f"| {kind} | {k['fields']} | {k['right'] / max(1, k['fields']):.1%} | {k['sure']} | "
+            f"{k['sure_right'] / max(1, k['sure']):.2%} | {k['ece']:.4f} |"
+        )
+    lines += [
+        "",
+        "**needs_review** (a row per image; *wrong fields* counts each wrong field once):",
+        "",
+    ]
+    lines += [
+        "| with | rows | flagged | wrong fields in flagged rows "
+        "| all-right rows passing every check, flagged |",
+        "|---|---|---|---|---|",
+    ]
+    for label, key in (("checks=True", "review"), ("checks=True, quality=True", "review_quality")):
+        r = result[key]
+        lines.append(
+            f"| {label} | {r['rows']} | {r['flagged']} | "
+            f"{share(r['wrong_fields_in_flagged_rows'], r['wrong_fields'])} | "
+            f"{share(r['clean_rows_flagged'], r['clean_rows'])} |"
+        )
+    lines += [
+        "",
+        "Reasons (rows): "
+        + ", ".join(f"{k} {v}" for k, v in result["review_quality"]["reasons"].items())
+        + ".",
+        "",
+    ]
+    lines += [
+        "**Suggestions** on numbers with one digit smudged on purpose "
+        "(`python -m bench.suggestions`; clean and noisy images):",
+        "",
+        suggestions.markdown(result["suggestions"]),
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

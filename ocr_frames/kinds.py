@@ -195,7 +195,6 @@ _SPECS: Final[tuple[KindSpec, ...]] = (
             "birth_date",
             "issue_date",
             "valid_from",
-            "valid_to",
         ),
     ),
     KindSpec(

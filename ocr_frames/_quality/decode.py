@@ -29,11 +29,25 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageOps
 
-__all__ = ["BLUR_SIDE", "MAX_PIXELS", "PATCH_SIDE", "WORK_SIDE", "Frames", "decode"]
+__all__ = [
+    "BLUR_SIDE",
+    "MAX_ASPECT",
+    "MAX_FULL_PIXELS",
+    "MAX_PIXELS",
+    "PATCH_SIDE",
+    "WORK_SIDE",
+    "Frames",
+    "decode",
+]
 
 #: Images with more pixels than this are not assessed (decompression bombs); the same
 #: bound as the source readers' own limit, restated because this layer may not import them.
 MAX_PIXELS: Final = 89_478_485
+#: A format decoded in full (not a JPEG, which decodes at a reduced scale) is judged only up
+#: to this many pixels and this ratio of long to short side: beyond, decoding one costs
+#: seconds and hundreds of MB for a judgement of a few ms (a document is neither).
+MAX_FULL_PIXELS: Final = 40_000_000
+MAX_ASPECT: Final = 20
 #: Long side of the greyscale array the blur measure works on.
 BLUR_SIDE: Final = 1000
 #: Long side of the colour array the region heuristics (glare, occlusion, edges) work on.
@@ -78,6 +92,10 @@ def _open(data: bytes) -> tuple[Image.Image, Image.Image, float] | None:
         img = Image.open(io.BytesIO(data))
         width, height = img.size
         if width * height > MAX_PIXELS or width < 1 or height < 1:
+            return None
+        if max(width, height) > MAX_ASPECT * min(width, height):
+            return None
+        if img.format != "JPEG" and width * height > MAX_FULL_PIXELS:
             return None
         if img.format == "JPEG":
             # the DCT scale that still gives at least BLUR_SIDE px on the long side

@@ -185,8 +185,9 @@ def recognize_to_parquet(
         check_file_path(report, "report")
     if review_path is not None:
         check_file_path(review_path, "review_path", folder_made=True)
-        if Path(review_path).resolve() == target.resolve():
-            raise ConfigurationError("review_path must differ from path")
+        others = [target, *([Path(report)] if report is not None else [])]
+        if any(Path(review_path).resolve() == other.resolve() for other in others):
+            raise ConfigurationError("review_path must differ from path and report")
         if not opts.reviewed:  # the rows to review are those of the review columns
             opts = dataclasses.replace(opts, checks=True)
     audit = Audit(

@@ -65,7 +65,11 @@ __all__ = [
 ]
 
 #: Version of the encoding recipe below; bump it whenever the bytes produced change.
-RECIPE: Final = "jpeg-v1"
+RECIPE: Final = "jpeg-v2"
+#: EXIF tags carried into a re-encoded image: the software that wrote it (Software,
+#: ProcessingSoftware), so that ``quality=True`` still sees an editor's name
+#: (``warn_edited``) in what is sent.  Nothing else is kept (no location, no orientation).
+KEPT_EXIF_TAGS: Final = (0x0131, 0x000B)
 #: Re-encoded images are at most this many pixels on their long side.
 MAX_LONG_SIDE: Final = 4096
 #: Below this long side, text on a card photo is no longer legible: give up instead.
@@ -273,7 +277,22 @@ def _check_pixels(size: tuple[int, int]) -> None:
 
 def _encode(img: Image.Image, max_bytes: int) -> bytes:
     """One image → upright RGB JPEG under ``max_bytes`` (see the module docstring)."""
-    return _jpeg(_upright(img), max_bytes)
+    return _jpeg(_upright(img), max_bytes, _kept_exif(img))
+
+
+def _kept_exif(img: Image.Image) -> bytes:
+    """The original's :data:`KEPT_EXIF_TAGS` as EXIF bytes (empty when it has none)."""
+    try:
+        exif = img.getexif()
+        kept = {tag: exif[tag] for tag in KEPT_EXIF_TAGS if isinstance(exif.get(tag), str)}
+    except Exception:
+        return b""
+    if not kept:
+        return b""
+    out = Image.Exif()
+    for tag, value in kept.items():
+        out[tag] = value
+    return out.tobytes()
 
 
 def _upright(img: Image.Image) -> Image.Image:
@@ -284,14 +303,14 @@ def _upright(img: Image.Image) -> Image.Image:
         raise ConversionError(E_NOT_IMAGE, f"image cannot be decoded ({_detail(exc)})") from None
 
 
-def _jpeg(upright: Image.Image, max_bytes: int) -> bytes:
+def _jpeg(upright: Image.Image, max_bytes: int, exif: bytes = b"") -> bytes:
     """An RGB or L image → JPEG under ``max_bytes``, scaled down as little as needed."""
     side = min(max(upright.size), MAX_LONG_SIDE)
     while True:
         scaled = _fit(upright, side)
         for quality in QUALITIES:
             out = io.BytesIO()
-            scaled.save(out, "JPEG", quality=quality, optimize=True)
+            scaled.save(out, "JPEG", quality=quality, optimize=True, exif=exif)
             if out.tell() < max_bytes:
                 return out.getvalue()
         if side <= MIN_LONG_SIDE:

@@ -127,6 +127,8 @@ def _by_field(
     if not any(type(o) is dict for o in objects):  # no engine said anything (WeChat)
         return [pa.nulls(len(answers), type_)] * len(names)
     flat = [o.get(n) if type(o) is dict else None for o in objects for n in names]
+    if leaf is TEXT:  # a suggestion is a reading: text only, never a number made text
+        flat = [v if type(v) is str else None for v in flat]
     return columns(flat, len(names), leaf)
 
 

@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ocr_frames.checks._catalogue import CHECKS
+from ocr_frames.kinds import KINDS, spec
 
 __all__ = [
     "DEFAULT_REVIEW_THRESHOLD",
@@ -50,6 +51,7 @@ REVIEW_COLUMNS: Final = ("needs_review", "review_reasons")
 REASONS_TYPE: Final = pa.list_(pa.string())
 
 _CONF: Final = "_conf"
+_LIST_FIELDS: Final = frozenset(spec(k).list_field for k in KINDS) - {None}
 _SUGGESTED: Final = "_suggested"
 
 Data = TypeVar("Data", pa.Table, pd.DataFrame)
@@ -159,6 +161,7 @@ def _relevant(df: pd.DataFrame) -> list[str]:
             or c.startswith(("check_", "warn_"))
             or c.endswith((_CONF, _SUGGESTED))
             or isinstance(df[c].dtype, pd.ArrowDtype)  # list columns with a conf member
+            or c in _LIST_FIELDS  # the same, read back from Parquet as Python objects
         )
         and c not in REVIEW_COLUMNS
     ]

@@ -11,7 +11,7 @@ carries, for each of its characters, the probability of the character chosen and
 (:mod:`._confidence`) and the checksum suggestions (:mod:`._suggest`) are built on them.
 
 A ``str`` subclass travels through rapidocr untouched (it only indexes and filters its
-lists of texts); ``tests/local/test_chars.py`` checks that it still does, since a
+lists of texts); ``tests/local/test_trust.py`` checks that it still does, since a
 rapidocr release that rebuilt the strings would silently drop the probabilities (the
 engine then reports no confidence rather than a wrong one).
 """

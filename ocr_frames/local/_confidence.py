@@ -26,6 +26,7 @@ field not found gets no confidence (many are optional).
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 import unicodedata
 from collections import Counter
@@ -43,6 +44,11 @@ __all__ = ["CALIBRATION", "UNMATCHED", "Index", "calibrate", "confidences", "raw
 
 #: Probability given to a letter of a value that no line holds (the parsers wrote it).
 UNMATCHED: Final = 0.2
+#: A menu price overlapping its dish's row by less than this share of the smaller height
+#: may belong to the next dish (a photo's slant): the item's raw score is multiplied by
+#: UNSURE_PAIR.
+PAIRED_ROW: Final = 0.7
+UNSURE_PAIR: Final = 0.5
 #: Lines aligned with each value at most (those sharing most of its characters).
 CANDIDATE_LINES: Final = 40
 #: (raw score, confidence) knots of the calibration curve, raw ascending (see the module
@@ -50,18 +56,16 @@ CANDIDATE_LINES: Final = 40
 CALIBRATION: Final[tuple[tuple[float, float], ...]] = (
     # fitted on the tune split, 240 images, 2,436 fields with a confidence (2026-12-07)
     (0.0, 0.0),
-    (0.0, 0.0455),
-    (0.0003, 0.0455),
-    (0.0003, 0.4444),
-    (0.05, 0.4444),
-    (0.09, 0.6818),
-    (0.5109, 0.6818),
+    (0.0, 0.0385),
+    (0.05, 0.0385),
+    (0.09, 0.6111),
+    (0.5109, 0.6111),
     (0.5121, 0.8529),
-    (0.7942, 0.8529),
-    (0.804, 0.9605),
-    (0.9577, 0.9605),
-    (0.9585, 0.9978),
-    (0.9995, 0.9978),
+    (0.7945, 0.8529),
+    (0.804, 0.963),
+    (0.9577, 0.963),
+    (0.9585, 0.9979),
+    (0.9995, 0.9979),
     (0.9995, 0.9989),
     (1.0, 0.9989),
 )
@@ -82,8 +86,15 @@ def calibrate(raw: float) -> float:
     return y0 if x1 == x0 else y0 + (y1 - y0) * (raw - x0) / (x1 - x0)
 
 
+@functools.cache
 def _key(char: str) -> str:
     return unicodedata.normalize("NFKC", char).upper()
+
+
+@functools.cache
+def _simple_key(char: str) -> str:
+    """The key of a character's simplified form (runners-up are often traditional)."""
+    return _key(simplified_text(char))
 
 
 def _counted(char: str) -> bool:
@@ -110,7 +121,7 @@ def _probability(key: str, char: Char) -> float:
     (a traditional form, a full-width digit)."""
     p, alternatives = char
     for alt, q in alternatives:
-        if _key(alt) == key or _key(simplified_text(alt)) == key:
+        if _key(alt) == key or _simple_key(alt) == key:
             p += q
     return min(p, 1.0)
 
@@ -135,21 +146,40 @@ class Index:
         shared: Counter[int] = Counter()
         for key in set(keys):
             shared.update(self.by_char.get(key, ()))
-        found: dict[int, tuple[_Line, int]] = {}
         needed = min(3, wanted)
+        aligned = []
         for line_index, _ in shared.most_common(CANDIDATE_LINES):
-            if len(found) >= len(value):
-                break
             line = self.lines[line_index]
             matcher = SequenceMatcher(None, keys, line.keys, autojunk=False)
-            longest = max(size for _, _, size in matcher.get_matching_blocks())
+            blocks = matcher.get_matching_blocks()
+            longest = max(size for _, _, size in blocks)
             if longest < needed and longest < len(line.keys):
                 continue  # a digit or two in common with an unrelated line proves nothing
+            matched = sum(size for _, _, size in blocks)
+            # the line the value was read from shares most of the value and is mostly it:
+            # a date inside an ID number's line shares all of the date, but is not it
+            aligned.append((matched, matched / len(line.keys), line, matcher))
+        aligned.sort(key=lambda a: (a[0], a[1]), reverse=True)
+        found: dict[int, tuple[_Line, int]] = {}
+        for _, _, line, matcher in aligned:
+            if len(found) >= len(value):
+                break
             for tag, a0, a1, b0, b1 in matcher.get_opcodes():
                 if tag == "equal" or (tag == "replace" and a1 - a0 == b1 - b0):
                     for k in range(a1 - a0):
                         found.setdefault(a0 + k, (line, b0 + k))
         return found
+
+    def fit(self, value: str) -> tuple[float, float]:
+        """How well ``value`` was found: (share of its characters found, share of the
+        line holding most of them that they make up)."""
+        found = self.match(value)
+        if not found:
+            return 0.0, 0.0
+        per_line = Counter(id(line) for line, _ in found.values())
+        lines = {id(line): line for line, _ in found.values()}
+        top, count = per_line.most_common(1)[0]
+        return len(found) / len(value), count / len(lines[top].keys)
 
     def probabilities(self, value: str) -> list[float]:
         """The probability of each counted letter of ``value`` (see the module docstring)."""
@@ -175,7 +205,7 @@ def _probability_of(char: str, line: _Line, at: int) -> float:
 
 
 def raw_score(probabilities: Sequence[float]) -> float:
-    """The product of the probabilities (1.0 for a value with no letters)."""
+    """The product of the probabilities (1.0 for none)."""
     return math.exp(sum(math.log(max(p, 1e-9)) for p in probabilities))
 
 
@@ -190,22 +220,46 @@ def _value_texts(name: str, value: Any, dates: frozenset[str]) -> list[str]:
     return [value]
 
 
-def _item_score(index: Index, item: Mapping[str, Any]) -> float:
+def _item_score(index: Index, item: Mapping[str, Any]) -> float | None:
     """A comm line's text, or a menu item's name and price (aligned apart: they are
-    printed apart)."""
+    printed apart); None for an item with nothing to score."""
     probabilities = index.probabilities(str(item.get("text") or item.get("name") or ""))
     price = item.get("price")
-    if isinstance(price, (int, float)) and not isinstance(price, bool):
+    if isinstance(price, (int, float)) and not isinstance(price, bool) and math.isfinite(price):
         probabilities += index.probabilities(f"{price:g}")
-    return raw_score(probabilities)
+    return raw_score(probabilities) if probabilities else None
+
+
+def _item_conf(index: Index, item: Mapping[str, Any], row: Any) -> float | None:
+    raw = _item_score(index, item)
+    if raw is None:
+        return None
+    if isinstance(row, float) and row < PAIRED_ROW:  # the price may be the next dish's
+        raw *= UNSURE_PAIR
+    return round(calibrate(raw), 4)
+
+
+def _private_dropped(item: Any) -> Any:
+    if not isinstance(item, dict):
+        return item
+    return {k: v for k, v in item.items() if not k.startswith("_")}
+
+
+def _item(index: Index, item: dict[str, Any]) -> dict[str, Any]:
+    """A list item with its ``conf``; the parser's private ``_`` keys dropped."""
+    kept = _private_dropped(item)
+    return {**kept, "conf": _item_conf(index, kept, item.get("_row"))}
 
 
 def confidences(kind: str, fields: dict[str, Any], index: Index) -> dict[str, Any]:
     """``fields`` with the answer's ``confidence`` object added (and a ``conf`` in each
     list item); nothing added when no line carries per-character scores."""
-    if not index.lines:
-        return fields
     kind_spec = spec(kind)
+    if not index.lines:  # no per-character scores: no confidence, and no private keys
+        name = kind_spec.list_field
+        if name and isinstance(fields.get(name), list):
+            fields = {**fields, name: [_private_dropped(i) for i in fields[name]]}
+        return fields
     dates = frozenset(kind_spec.dates)
     decided = _DECIDED.get(kind, frozenset())
     scores: dict[str, float | None] = {}
@@ -217,7 +271,9 @@ def confidences(kind: str, fields: dict[str, Any], index: Index) -> dict[str, An
             missed = name in keys or name in kind_spec.expected
             scores[name] = 0.0 if missed else None
         elif name not in decided:
-            raw = max(raw_score(index.probabilities(text)) for text in texts)
+            # the form printed: the one found best, in the line that is most nearly it
+            text = max(texts, key=index.fit)
+            raw = raw_score(index.probabilities(text))
             if not plausible(kind, name, fields[name]):
                 raw *= IMPLAUSIBLE
             scores[name] = round(calibrate(raw), 4)
@@ -229,9 +285,7 @@ def confidences(kind: str, fields: dict[str, Any], index: Index) -> dict[str, An
     out = {**fields, "confidence": {k: v for k, v in scores.items() if v is not None}}
     if kind_spec.list_field and isinstance(fields.get(kind_spec.list_field), list):
         out[kind_spec.list_field] = [
-            {**item, "conf": round(calibrate(_item_score(index, item)), 4)}
-            if isinstance(item, dict)
-            else item
+            _item(index, item) if isinstance(item, dict) else item
             for item in fields[kind_spec.list_field]
         ]
     return out

@@ -18,11 +18,12 @@ __all__ = ["IMPLAUSIBLE", "plausible"]
 #: Factor applied to the raw score of a value outside its field's shapes.
 IMPLAUSIBLE: Final = 0.05
 
-_CJK: Final = "\u3400-\u9fff"
+_CJK: Final = "\u3400-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_DOTS: Final = "·•・‧.．"
 #: a person's name: CJK characters, a middle dot between the parts of a transcribed name
-_PERSON: Final = re.compile(f"[{_CJK}]{{2,6}}|[{_CJK}·•]{{3,24}}")
+_PERSON: Final = re.compile(f"[{_CJK}]{{2,6}}|[{_CJK}{_DOTS}]{{3,24}}")
 #: a person or an organisation (法定代表人 / 执行事务合伙人 / 所有人): no list punctuation
-_PARTY: Final = re.compile(f"[{_CJK}A-Za-z0-9·•()（）]{{2,60}}")
+_PARTY: Final = re.compile(f"[{_CJK}A-Za-z0-9{_DOTS}()（） &'-]{{2,60}}")
 #: the 56 ethnic groups as printed on ID cards (民族)
 _ETHNIC: Final = frozenset(
     (
@@ -128,7 +129,7 @@ _SHAPES: Final[dict[tuple[str, str], re.Pattern[str] | frozenset[str]]] = {
     ("drivinglicense", "car_class"): _CLASSES,
     ("driving", "use_character"): _USES,
     ("driving", "owner"): _PARTY,
-    ("driving", "vehicle_type"): re.compile(f"[{_CJK}]{{2,16}}车"),
+    ("driving", "vehicle_type"): re.compile(f"[{_CJK}]{{1,16}}车"),
     ("bizlicense", "legal_representative"): _PARTY,
 }
 

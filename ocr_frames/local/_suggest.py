@@ -46,6 +46,8 @@ SURE: Final = 0.995
 
 
 def _id_valid(number: str) -> bool:
+    # judged on the day the answer is made (an engine knows no run's ``as_of``): a birth
+    # date in the future is not a suggestion on any day
     return ric_result(number, date.today()).valid
 
 
@@ -96,7 +98,7 @@ def suggest(value: str, index: Index, valid: Callable[[str], bool], most: int) -
     if valid(value):
         return None
     options = _options(value, index)
-    ranked: list[tuple[float, str]] = []
+    best: dict[str, float] = {}  # candidate → its best weight (two runners-up may agree)
     for count in range(1, most + 1):
         for chosen in itertools.combinations(options, count):
             for picks in itertools.product(*(runners for _, _, runners in chosen)):
@@ -106,13 +108,13 @@ def suggest(value: str, index: Index, valid: Callable[[str], bool], most: int) -
                     letters[position] = alt
                     weight += math.log(max(q, 1e-9)) - math.log(max(p, 1e-9))
                 candidate = "".join(letters)
-                if valid(candidate):
-                    ranked.append((weight, candidate))
-        if ranked:  # fewer changes first: a one-letter fix beats any two-letter one
+                if candidate != value and valid(candidate):
+                    best[candidate] = max(weight, best.get(candidate, -math.inf))
+        if best:  # fewer changes first: a one-letter fix beats any two-letter one
             break
-    if not ranked:
+    if not best:
         return None
-    ranked.sort(reverse=True)
+    ranked = sorted(((w, c) for c, w in best.items()), reverse=True)
     if len(ranked) > 1 and ranked[0][0] - ranked[1][0] < math.log(MARGIN):
         return None
     return ranked[0][1]

@@ -28,7 +28,7 @@ from typing import Final
 
 import pandas as pd
 
-from ocr_frames.kinds import check_kind
+from ocr_frames.kinds import SUGGESTED_SUFFIX, check_kind, spec
 
 __all__ = [
     "mask_address",
@@ -125,8 +125,7 @@ _NAME, _ID, _BANK, _PLATE, _ADDRESS, _DATE = (
     mask_date,
 )
 
-#: kind → {column: masking function}
-MASKED_COLUMNS: Final[dict[str, dict[str, Callable[[object], str | None]]]] = {
+_PERSONAL: Final[dict[str, dict[str, Callable[[object], str | None]]]] = {
     "idcard": {"name": _NAME, "id": _ID, "addr": _ADDRESS, "check_id_birth_date": _DATE},
     "drivinglicense": {
         "name": _NAME,
@@ -150,6 +149,17 @@ MASKED_COLUMNS: Final[dict[str, dict[str, Callable[[object], str | None]]]] = {
     "platenum": {"number": _PLATE},
     "comm": {},
     "menu": {},
+}
+
+
+#: kind → {column: masking function}; a ``<field>_suggested`` column is a reading of the
+#: very number it stands beside, so it is masked the same way
+MASKED_COLUMNS: Final[dict[str, dict[str, Callable[[object], str | None]]]] = {
+    kind: {
+        **columns,
+        **{f + SUGGESTED_SUFFIX: columns[f] for f in spec(kind).suggested if f in columns},
+    }
+    for kind, columns in _PERSONAL.items()
 }
 
 

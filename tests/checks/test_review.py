@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -146,3 +147,17 @@ def test_report_and_html_count_rows_per_reason() -> None:
 def test_every_kind_table_can_be_reviewed(kind: str) -> None:
     empty = schema(kind).empty_table()
     assert add_review(empty).column_names[-2:] == ["needs_review", "review_reasons"]
+
+
+def test_list_item_reasons_survive_a_round_trip_through_parquet(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from ocr_frames._tables.flatten import to_arrow
+
+    answer = {"errcode": 0, "menu_items": [{"name": "面", "price": 9, "conf": 0.4}]}
+    table = to_arrow("menu", [answer, {"errcode": 0, "menu_items": []}])
+    pq.write_table(table, tmp_path / "menu.parquet")
+    frame = pd.read_parquet(tmp_path / "menu.parquet")  # items as Python objects
+    reviewed = add_review(frame)
+    assert reviewed["review_reasons"].tolist()[0] == ["low confidence: menu_items"]
+    assert reviewed["needs_review"].tolist() == [True, False]

@@ -121,7 +121,11 @@ def test_menu_pairs_names_with_prices_and_reads_column_by_column() -> None:
         box("鱼头", 520, 270),
         box("28.00", 820, 270, 60),
     ]
-    assert parse("menu", boxes, IMAGE) == {
+    got = parse("menu", boxes, IMAGE)
+    assert got is not None
+    rows = [item.pop("_row", None) for item in got["menu_items"]]  # for the confidence
+    assert rows == [1.0, None, 1.0, 1.0]  # prices level with their dishes; 春卷 in one line
+    assert got == {
         "menu_items": [
             {"name": "酱鸭", "price": 48.0},
             {"name": "春卷", "price": 10.5},

@@ -207,3 +207,41 @@ def test_an_implausible_value_gets_a_low_confidence() -> None:
     assert out["use_character"] < 0.9
     out = confidences("driving", {"use_character": "非营运"}, index)["confidence"]
     assert out["use_character"] > 0.9
+
+
+def test_a_date_is_not_vouched_for_by_the_id_number_holding_its_digits() -> None:
+    poorly_read_date = line("出生1975年2月1日", [0.6] * 11)
+    index = Index([line(ID_NUMBER), poorly_read_date])
+    fields = {"birth_date": "1975-02-01", "id_num": ID_NUMBER}
+    out = confidences("drivinglicense", fields, index)["confidence"]
+    assert out["birth_date"] < 0.9 < out["id_num"]
+
+
+def test_two_runners_up_giving_the_same_reading_still_suggest_it() -> None:
+    wrong = ID_NUMBER[:-1] + "1"  # the check character X read as 1
+    probs = [0.999] * 17 + [0.5]
+    index = Index([line(wrong, probs, {17: [("x", 0.3), ("X", 0.15)]})])
+    assert suggestions("idcard", {"id": wrong}, index) == {"id": ID_NUMBER}
+
+
+def test_masking_hides_the_suggested_numbers_too() -> None:
+    from ocr_frames._tables.flatten import to_arrow
+    from ocr_frames.mask import mask_frame
+
+    answer = {"errcode": 0, "id": "11010119900307123X", "suggested": {"id": "110101199003071234"}}
+    masked = mask_frame(to_arrow("idcard", [answer]).to_pandas(), "idcard")
+    assert masked["id"].iloc[0] == "1101**********123X"
+    assert masked["id_suggested"].iloc[0] == "1101**********1234"
+
+
+def test_a_price_off_its_dishs_row_lowers_the_items_confidence() -> None:
+    index = Index([line("红油耳丝"), line("28")])
+    items = [
+        {"name": "红油耳丝", "price": 28.0, "_row": 0.95},
+        {"name": "红油耳丝", "price": 28.0, "_row": 0.4},  # the price may be the next dish's
+    ]
+    out = confidences("menu", {"menu_items": items}, index)["menu_items"]
+    assert out[0]["conf"] > 0.9 > out[1]["conf"]
+    assert all(set(item) == {"name", "price", "conf"} for item in out)  # _row never leaks
+    bare = confidences("menu", {"menu_items": items}, Index([]))["menu_items"]
+    assert all(set(item) == {"name", "price"} for item in bare)

@@ -248,3 +248,21 @@ def test_a_shaded_finger_fires_warn_occluded(card: Image.Image) -> None:
     arr = np.where(cover[..., None], finger, np.asarray(card, np.float32))
     blurred = Image.fromarray(arr.astype(np.uint8)).filter(ImageFilter.GaussianBlur(2))
     assert "warn_occluded" in check(jpeg(blurred)).warnings
+
+
+def test_an_editor_named_in_a_photo_too_big_to_send_survives_the_re_encoding() -> None:
+    from ocr_frames._sources.limits import MAX_IMAGE_BYTES
+    from ocr_frames._sources.shrink import convert
+
+    noise = np.random.default_rng(3).integers(0, 255, (2400, 3200, 3), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x0131] = "Adobe Photoshop 25.0"
+    exif[0x8825] = {2: (39.0, 54.0, 0.0)}  # a GPS position: not carried over
+    out = io.BytesIO()
+    Image.fromarray(noise).save(out, "JPEG", quality=95, exif=exif.tobytes())
+    assert len(out.getvalue()) > MAX_IMAGE_BYTES
+    sent = convert(out.getvalue(), MAX_IMAGE_BYTES).pages[0]
+    judged = assess(sent)
+    assert judged is not None and "warn_edited" in judged.warnings
+    kept = Image.open(io.BytesIO(sent)).getexif()
+    assert dict(kept) == {0x0131: "Adobe Photoshop 25.0"}

@@ -150,7 +150,12 @@ def test_review_path_must_not_be_the_output(
     out = tmp_path / "o.parquet"
     with pytest.raises(of.ConfigurationError, match="review_path must differ from path"):
         of.recognize_to_parquet([make_png(1)], "idcard", out, review_path=out, **_kw(engine))
-    assert emulator.total_billed == 0 and not out.exists()
+    html = tmp_path / "r.html"
+    with pytest.raises(of.ConfigurationError, match="review_path must differ from path and"):
+        of.recognize_to_parquet(
+            [make_png(1)], "idcard", out, report=html, review_path=html, **_kw(engine)
+        )
+    assert emulator.total_billed == 0 and not out.exists() and not html.exists()
 
 
 def test_review_only_from_the_command_line(emulator: WeChatEmulator, tmp_path: Path) -> None:

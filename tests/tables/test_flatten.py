@@ -241,7 +241,7 @@ def test_confidence_and_suggestions_become_typed_columns() -> None:
             "items": [],
         },
         {"errcode": 0, "confidence": "not an object", "suggested": ["x"]},
-        {"errcode": 101001},
+        {"errcode": 101001, "suggested": {"id": 1.5}},  # a number is no reading
     ]
     table = to_arrow("idcard", answers)
     assert table.schema.field("id_conf").type == pa.float32()

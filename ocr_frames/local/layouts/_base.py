@@ -22,7 +22,7 @@ from typing import Final
 from ocr_frames.local._geometry import Centred, Point, point_in_quad
 from ocr_frames.local._ocr import TextBox
 
-__all__ = ["Page", "Token", "compact", "same_row"]
+__all__ = ["Page", "Token", "compact", "row_share", "same_row"]
 
 _SPACE: Final = re.compile(r"\s+")
 #: What may stand between a label and its value (``名称：…``).
@@ -52,9 +52,14 @@ class Token(Centred):
         return max(1.0, self.bottom - self.top)
 
 
+def row_share(a: Token, b: Token) -> float:
+    """The vertical overlap of two tokens over the smaller height (1: the same row)."""
+    return _overlap(a, b) / max(min(a.height, b.height), 1e-9)
+
+
 def same_row(a: Token, b: Token, ratio: float = 0.5) -> bool:
     """Whether two tokens share a text row (vertical overlap of half the smaller height)."""
-    return _overlap(a, b) >= ratio * min(a.height, b.height)
+    return row_share(a, b) >= ratio
 
 
 def _starts(text: str, label: str) -> int:

@@ -11,7 +11,7 @@ import numpy as np
 
 from ocr_frames.local._geometry import quad_dict
 from ocr_frames.local._ocr import TextBox
-from ocr_frames.local.layouts._base import Page, Token, same_row
+from ocr_frames.local.layouts._base import Page, Token, row_share, same_row
 from ocr_frames.local.layouts._columns import reading_order
 
 __all__ = ["parse_comm", "parse_menu"]
@@ -72,7 +72,10 @@ def parse_menu(boxes: Sequence[TextBox], image: np.ndarray) -> dict[str, Any] | 
                 top=min(token.top, price.top),
                 bottom=max(token.bottom, price.bottom),
             )
-            items[id(unit)] = {"name": _name(token.text), "price": amount}
+            # how squarely the price sits on the name's row: a photo's slant can pair a
+            # price with the next row's dish (read by the confidence, then dropped)
+            share = round(row_share(token, price), 3)
+            items[id(unit)] = {"name": _name(token.text), "price": amount, "_row": share}
         else:
             unit = token
             both = _NAME_PRICE.fullmatch(token.text)
