@@ -266,6 +266,15 @@ def sha256_all(images: Sequence[bytes]) -> float:
 # --- results ---------------------------------------------------------------------------
 
 
+def source_digest(folder: Path, pattern: str = "*.py") -> str:
+    """Digest of the source files under ``folder`` matching ``pattern``: results made
+    from code that has since changed are made again."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.glob(pattern)):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def save(name: str, result: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"

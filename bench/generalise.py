@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import hashlib
 import json
 import statistics
 import sys
@@ -89,21 +88,14 @@ def score(want: Mapping[str, Any], got: Mapping[str, Any]) -> dict[str, Any]:
     return {"fields": fields, "errors": Levenshtein.distance(a, b), "chars": len(a)}
 
 
-def _code_digest() -> str:
-    """Digest of the generator's source: a changed generator makes the set again."""
-    digest = hashlib.sha256()
-    for path in sorted((common.ROOT / "bench" / "datasets").glob("*.py")):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def dataset(split: str, per_kind: int, variants: Sequence[str]) -> Path:
     """The generated set's folder (every kind), made now unless already there."""
     from bench.datasets import build
 
     out = common.ROOT / "out" / "datasets" / f"{split}-{per_kind}"
     stamp = out / "stamp.json"
-    wanted = {"variants": sorted(variants), "code": _code_digest()}
+    code = common.source_digest(common.ROOT / "bench" / "datasets")
+    wanted = {"variants": sorted(variants), "code": code}
     if stamp.exists() and json.loads(stamp.read_text()) == wanted:
         return out
     common.log(f"generating {split} split, {per_kind} per kind and variant -> {out}")

@@ -21,6 +21,7 @@ the knots to paste into ``CALIBRATION``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import json
 import sys
@@ -58,7 +59,8 @@ def answers(folder: Path, *, raw: bool) -> dict[str, dict[str, Any]]:
 
     curve = "raw" if raw else json.dumps(_confidence.CALIBRATION)
     cache = folder / f"trust-answers-{'raw' if raw else 'cal'}.json"
-    stamp = {"layout": LAYOUT_VERSION, "curve": curve, "code": _engine_digest()}
+    code = common.source_digest(common.ROOT / "ocr_frames" / "local", "**/*.py")
+    stamp = {"layout": LAYOUT_VERSION, "curve": curve, "code": code}
     if cache.exists():
         saved = json.loads(cache.read_text("utf-8"))
         if saved.get("stamp") == stamp:
@@ -71,25 +73,11 @@ def answers(folder: Path, *, raw: bool) -> dict[str, dict[str, Any]]:
     truth: dict[str, Any] = json.loads((folder / "truth.json").read_text("utf-8"))
     engine = LocalEngine()
     got: dict[str, dict[str, Any]] = {}
-    with _identity_curve() if raw else _no_change():
+    with _identity_curve() if raw else contextlib.nullcontext():
         for name in tqdm(sorted(truth), desc="images", unit="img", leave=False):
             got[name] = engine.recognize_bytes(truth[name]["kind"], (folder / name).read_bytes())
     cache.write_text(json.dumps({"stamp": stamp, "answers": got}, ensure_ascii=False), "utf-8")
     return got
-
-
-@contextmanager
-def _no_change() -> Iterator[None]:
-    yield
-
-
-def _engine_digest() -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    for path in sorted((common.ROOT / "ocr_frames" / "local").rglob("*.py")):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def _aligned_items(

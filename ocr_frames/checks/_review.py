@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ocr_frames.checks._catalogue import CHECKS
-from ocr_frames.kinds import KINDS, spec
+from ocr_frames.kinds import CONF_SUFFIX, KINDS, SUGGESTED_SUFFIX, spec
 
 __all__ = [
     "DEFAULT_REVIEW_THRESHOLD",
@@ -50,9 +50,7 @@ DEFAULT_REVIEW_THRESHOLD: Final = 0.9
 REVIEW_COLUMNS: Final = ("needs_review", "review_reasons")
 REASONS_TYPE: Final = pa.list_(pa.string())
 
-_CONF: Final = "_conf"
 _LIST_FIELDS: Final = frozenset(spec(k).list_field for k in KINDS) - {None}
-_SUGGESTED: Final = "_suggested"
 
 Data = TypeVar("Data", pa.Table, pd.DataFrame)
 
@@ -106,13 +104,13 @@ def _candidates(table: pa.Table, threshold: float) -> Iterator[tuple[str, np.nda
             yield name, _flags(table[name])
     for name in names:
         column = table[name]
-        if name.endswith(_CONF) and pa.types.is_floating(column.type):
-            yield f"low confidence: {name[: -len(_CONF)]}", _below(column, threshold)
+        if name.endswith(CONF_SUFFIX) and pa.types.is_floating(column.type):
+            yield f"low confidence: {name[: -len(CONF_SUFFIX)]}", _below(column, threshold)
         elif _has_conf(column.type):
             yield f"low confidence: {name}", _list_below(column, threshold)
     for name in names:
-        if name.endswith(_SUGGESTED):
-            yield f"suggestion: {name[: -len(_SUGGESTED)]}", _flags(pc.is_valid(table[name]))
+        if name.endswith(SUGGESTED_SUFFIX):
+            yield f"suggestion: {name[: -len(SUGGESTED_SUFFIX)]}", _flags(pc.is_valid(table[name]))
 
 
 def review_reasons(table: pa.Table, threshold: float = DEFAULT_REVIEW_THRESHOLD) -> pa.Array:
@@ -159,7 +157,7 @@ def _relevant(df: pd.DataFrame) -> list[str]:
         and (
             c == "errcode"
             or c.startswith(("check_", "warn_"))
-            or c.endswith((_CONF, _SUGGESTED))
+            or c.endswith((CONF_SUFFIX, SUGGESTED_SUFFIX))
             or isinstance(df[c].dtype, pd.ArrowDtype)  # list columns with a conf member
             or c in _LIST_FIELDS  # the same, read back from Parquet as Python objects
         )

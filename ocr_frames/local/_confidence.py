@@ -126,6 +126,10 @@ def _probability(key: str, char: Char) -> float:
     return min(p, 1.0)
 
 
+#: Where each character of a value was read: index in the value → (line, index in it).
+Found = dict[int, tuple[_Line, int]]
+
+
 class Index:
     """The page's lines, found by the characters they share with a value."""
 
@@ -136,7 +140,7 @@ class Index:
             for key in set(line.keys):
                 self.by_char.setdefault(key, []).append(i)
 
-    def match(self, value: str) -> dict[int, tuple[_Line, int]]:
+    def match(self, value: str) -> Found:
         """Where each character of ``value`` was read: index in value → (line, index).
 
         A character the parsers replaced (a confusable letter read as a digit) maps to
@@ -160,7 +164,7 @@ class Index:
             # a date inside an ID number's line shares all of the date, but is not it
             aligned.append((matched, matched / len(line.keys), line, matcher))
         aligned.sort(key=lambda a: (a[0], a[1]), reverse=True)
-        found: dict[int, tuple[_Line, int]] = {}
+        found: Found = {}
         for _, _, line, matcher in aligned:
             if len(found) >= len(value):
                 break
@@ -170,10 +174,11 @@ class Index:
                         found.setdefault(a0 + k, (line, b0 + k))
         return found
 
-    def fit(self, value: str) -> tuple[float, float]:
-        """How well ``value`` was found: (share of its characters found, share of the
-        line holding most of them that they make up)."""
-        found = self.match(value)
+    def fit(self, value: str, found: Found | None = None) -> tuple[float, float]:
+        """How well ``value`` was found (``found``: its :meth:`match`, if already made):
+        (share of its characters found, share of the line holding most of them that they
+        make up)."""
+        found = self.match(value) if found is None else found
         if not found:
             return 0.0, 0.0
         per_line = Counter(id(line) for line, _ in found.values())
@@ -181,9 +186,10 @@ class Index:
         top, count = per_line.most_common(1)[0]
         return len(found) / len(value), count / len(lines[top].keys)
 
-    def probabilities(self, value: str) -> list[float]:
-        """The probability of each counted letter of ``value`` (see the module docstring)."""
-        found = self.match(value)
+    def probabilities(self, value: str, found: Found | None = None) -> list[float]:
+        """The probability of each counted letter of ``value`` (see the module docstring;
+        ``found``: its :meth:`match`, if already made)."""
+        found = self.match(value) if found is None else found
         out = []
         for i, c in enumerate(value):
             if not _counted(c):
@@ -272,8 +278,9 @@ def confidences(kind: str, fields: dict[str, Any], index: Index) -> dict[str, An
             scores[name] = 0.0 if missed else None
         elif name not in decided:
             # the form printed: the one found best, in the line that is most nearly it
-            text = max(texts, key=index.fit)
-            raw = raw_score(index.probabilities(text))
+            matches = {text: index.match(text) for text in texts}
+            text = max(texts, key=lambda t: index.fit(t, matches[t]))
+            raw = raw_score(index.probabilities(text, matches[text]))
             if not plausible(kind, name, fields[name]):
                 raw *= IMPLAUSIBLE
             scores[name] = round(calibrate(raw), 4)
