@@ -19,7 +19,7 @@ install: $(PY)
 	$(PY) -m pip install --quiet -e .
 
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[dev,local]'
+	$(PY) -m pip install --quiet -e '.[dev,local,review]'
 	touch $(STAMP)
 
 dev: $(STAMP)

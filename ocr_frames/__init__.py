@@ -39,6 +39,7 @@ from ocr_frames._tables.frames import explode
 from ocr_frames._tables.parquet import read_parquet
 from ocr_frames._version import __version__
 from ocr_frames.kinds import KINDS, schema
+from ocr_frames.review import apply_reviews, read_reviews, show
 from ocr_frames.wechat._engine import WeChatEngine
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "TransportError",
     "WeChatEngine",
     "__version__",
+    "apply_reviews",
     "arecognize",
     "bankcard",
     "bizlicense",
@@ -69,10 +71,12 @@ __all__ = [
     "menu",
     "platenum",
     "read_parquet",
+    "read_reviews",
     "recognize",
     "recognize_arrow",
     "recognize_to_parquet",
     "schema",
+    "show",
     "write_parquet",
 ]
 

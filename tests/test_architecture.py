@@ -44,14 +44,14 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "wechat _server",
         "local testing",
         "_tables",
-        "checks mask",
+        "checks mask review",
         "_run",
         "dask cli",
     )
 )
 """Lowest first: a module may import its own layer's and lower layers' modules only (the
 facade ``ocr_frames/__init__.py`` stands above them all)."""
-PUBLIC_MODULES = ("wechat", "checks", "mask", "local", "testing", "dask", "kinds")
+PUBLIC_MODULES = ("wechat", "checks", "mask", "review", "local", "testing", "dask", "kinds")
 PUBLIC_PACKAGES = (*PUBLIC_MODULES, "cli")
 """Their ``_``-modules are their own: no other concern imports one (see :data:`SEAMS`)."""
 SEAMS = frozenset({("_run", f"{PACKAGE}.checks._stream")})

@@ -13,7 +13,7 @@ the accessor.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
 
@@ -22,6 +22,7 @@ from ocr_frames._run.options import RunKeywords, run_entry
 from ocr_frames._run.pipeline import recognize
 from ocr_frames._run.run import CacheDir
 from ocr_frames._tables.frames import explode
+from ocr_frames.review import RowView, show
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -93,6 +94,10 @@ class OCRAccessor:
         joined = join_results(self._frame, results, prefix)
         joined.attrs = {"ocr_frames": results.attrs.get("ocr_frames", {})}
         return joined
+
+    def show(self, i: int, **options: Any) -> RowView:
+        """Row ``i`` with its image, boxes, fields and reasons (:func:`ocr_frames.show`)."""
+        return show(self._frame, i, **options)
 
     def explode(self, column: str) -> pd.DataFrame:
         """One row per item of the list column ``column`` (:func:`ocr_frames.explode`)."""

@@ -20,20 +20,19 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ocr_frames._base.files import DEFAULT_FILE_MODE, check_file_mode
 from ocr_frames._base.sync import run_sync
 from ocr_frames._engine.contract import Engine
-from ocr_frames._errors import ConfigurationError, OCRError
+from ocr_frames._errors import ConfigurationError
 from ocr_frames._run.audit import Audit
 from ocr_frames._run.options import RunKeywords, RunOptions, run_entry
 from ocr_frames._run.quality import quality_schema
 from ocr_frames._run.run import CacheDir, column_values, default_engine, stream_tables
 from ocr_frames._run.summary import FirstError, RunSummary
-from ocr_frames._tables.parquet import AtomicParquetWriter, file_metadata
+from ocr_frames._tables.parquet import AtomicParquetWriter, file_metadata, write_parquet
 from ocr_frames.kinds import check_kind, schema
 
 if TYPE_CHECKING:
@@ -209,29 +208,3 @@ def recognize_to_parquet(
     if opts.on_error == "raise":
         errors.raise_first(summary)
     return summary
-
-
-def write_parquet(
-    df: pd.DataFrame, path: Any, *, kind: str | None = None, file_mode: int = DEFAULT_FILE_MODE
-) -> None:
-    """Write a result DataFrame to Parquet with its kind's explicit schema, atomically
-    (mode 0600 unless ``file_mode`` says otherwise: the table holds personal data)."""
-    meta_attrs = df.attrs.get("ocr_frames", {}) if isinstance(df.attrs, dict) else {}
-    kind = kind or meta_attrs.get("kind")
-    if kind is None:
-        raise OCRError("write_parquet: cannot tell the kind; pass kind=")
-    base = schema(kind)
-    # drop pandas' own metadata: its ArrowDtype names ("list<...>[pyarrow]") do not
-    # round-trip through pd.read_parquet; the explicit schema below says it all
-    table = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
-    columns = []
-    for name, column in zip(table.column_names, table.columns, strict=True):
-        if name in base.names and column.type != base.field(name).type:
-            # a masked date ("1980-**-**") cannot be cast back: it stays text
-            with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                column = column.cast(base.field(name).type)
-        columns.append(column)
-    table = pa.Table.from_arrays(columns, names=table.column_names)
-    meta = file_metadata(kind, meta_attrs.get("engine"))
-    with AtomicParquetWriter(path, table.schema, metadata=meta, file_mode=file_mode) as writer:
-        writer.write(table)

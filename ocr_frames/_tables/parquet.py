@@ -25,8 +25,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ocr_frames._base.files import DEFAULT_FILE_MODE, create_private, temporary_beside, try_flock
+from ocr_frames._errors import OCRError
 from ocr_frames._tables.frames import to_pandas
 from ocr_frames._version import __version__
+from ocr_frames.kinds import schema
 
 __all__ = [
     "DEFAULT_ROW_GROUP_ROWS",
@@ -34,6 +36,7 @@ __all__ = [
     "AtomicParquetWriter",
     "read_metadata",
     "read_parquet",
+    "write_parquet",
 ]
 
 DEFAULT_ROW_GROUP_ROWS: Final = 16_384
@@ -225,3 +228,29 @@ def read_parquet(
     frame = to_pandas(table.replace_schema_metadata(None))
     frame.attrs["ocr_frames"] = read_metadata(path)
     return frame
+
+
+def write_parquet(
+    df: pd.DataFrame, path: Any, *, kind: str | None = None, file_mode: int = DEFAULT_FILE_MODE
+) -> None:
+    """Write a result DataFrame to Parquet with its kind's explicit schema, atomically
+    (mode 0600 unless ``file_mode`` says otherwise: the table holds personal data)."""
+    meta_attrs = df.attrs.get("ocr_frames", {}) if isinstance(df.attrs, dict) else {}
+    kind = kind or meta_attrs.get("kind")
+    if kind is None:
+        raise OCRError("write_parquet: cannot tell the kind; pass kind=")
+    base = schema(kind)
+    # drop pandas' own metadata: its ArrowDtype names ("list<...>[pyarrow]") do not
+    # round-trip through pd.read_parquet; the explicit schema below says it all
+    table = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
+    columns = []
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if name in base.names and column.type != base.field(name).type:
+            # a masked date ("1980-**-**") cannot be cast back: it stays text
+            with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                column = column.cast(base.field(name).type)
+        columns.append(column)
+    table = pa.Table.from_arrays(columns, names=table.column_names)
+    meta = file_metadata(kind, meta_attrs.get("engine"))
+    with AtomicParquetWriter(path, table.schema, metadata=meta, file_mode=file_mode) as writer:
+        writer.write(table)

@@ -67,7 +67,7 @@ with a plate image) and says which fields agree.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 
@@ -101,6 +101,7 @@ __all__ = [
     "link",
     "report",
     "report_html",
+    "resolve_kind",
 ]
 
 _ATTRS_KEY = "ocr_frames_checks"
@@ -183,22 +184,45 @@ def report_html(
     title: str | None = None,
     max_rows: int = 500,
     file_mode: int = DEFAULT_FILE_MODE,
+    thumbnails: bool = False,
+    images: str | Path | None = None,
+    base_dir: str | Path | None = None,
+    review_link: Callable[[int], str] | None = None,
 ) -> str:
-    """A self-contained HTML page: the counts per check and the failing rows, PII masked.
+    """A self-contained HTML page: the counts per check, the rows to review and the
+    failing rows, PII masked.
 
     Returns the page; also writes it (UTF-8, mode ``file_mode``: 0600 by default, the page
-    names people even masked) to ``path`` if given.  At most ``max_rows``
-    failing rows are listed.  ``kind`` and ``as_of`` as for :func:`report`.  Masking:
+    names people even masked) to ``path`` if given.  At most ``max_rows`` rows to review
+    (a non-empty ``review_reasons``) and ``max_rows`` failing rows are listed, by their
+    0-based position in ``df``.  ``kind`` and ``as_of`` as for :func:`report`.  Masking:
     names keep their first character, ID and card numbers their first and last four
     characters, plates their last two, birth dates their year (:mod:`ocr_frames.mask`);
     image sources are shown by file name only.
+
+    ``thumbnails``: each listed row also shows its image (the local file its ``source``
+    names, relative paths from ``base_dir``, default the current directory; or, when the
+    files moved, the file of that name in the folder ``images``), a small JPEG embedded
+    in the page and always blurred past reading; a row whose image is missing, unreadable
+    or a URL shows "no image".  Raises ValueError when ``images`` is not a folder.
+    ``review_link``: each row number links to ``review_link(row)`` (escaped), e.g. the
+    review app's ``/rows/{row}?token=...``.  The page has no scripts, no external assets
+    and one ``<style>`` element, ``checks._report.REPORT_CSS``.
     """
     checked, kind = _checked(df, kind, as_of)
     meta = checked.attrs.get(_ATTRS_KEY)
     day = meta.get("as_of") if isinstance(meta, dict) else None
     data = ReportData(kind, max_rows=max_rows)
     data.add(checked)
-    text = render_html(data, as_of=str(day or _as_of(as_of)), title=title)
+    text = render_html(
+        data,
+        as_of=str(day or _as_of(as_of)),
+        title=title,
+        thumbnails=thumbnails,
+        images=images,
+        base_dir=base_dir,
+        review_link=review_link,
+    )
     if path is not None:
         write_html(text, path, file_mode=file_mode)
     return text

@@ -104,6 +104,11 @@ def run_demo(samples: str | Path, out: str | Path, *, engine: str | None = None)
         _audit(out)
         _trust(samples, out, chosen)
     print(f"\nParquet files and audit reports written to {out.resolve()}/")
+    # the last line: where a person takes over (the app needs the review extra)
+    print(
+        "look at the flagged ID cards beside their images, approve or correct them:\n"
+        f"  ocr-frames review {out / 'idcard_trust.parquet'}"
+    )
     return 0
 
 

@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from types import FrameType
 from typing import Any
 
+from ocr_frames import review
 from ocr_frames._cache import tools as cachetools
 from ocr_frames._cache.store import ResultCache
 from ocr_frames._engine.contract import Engine
@@ -144,6 +145,28 @@ def _cmd_codes() -> int:
     return EXIT_OK
 
 
+def _cmd_review(args: argparse.Namespace) -> int:
+    try:
+        if args.apply:
+            check_file_path(args.apply, "--apply")
+            table = review.apply_to_file(args.output, args.apply)
+            counts = table["review_status"].value_counts().to_dict()
+            done = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+            print(f"wrote {args.apply}: {len(table)} rows ({done})")
+            return EXIT_OK
+        return review.serve(
+            args.output,
+            port=args.port,
+            images=args.images,
+            unmask=args.unmask,
+            filter=args.filter,
+            open_browser=not args.no_browser,
+        )
+    except (OSError, ValueError) as exc:
+        print(f"ocr-frames review: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         return _cmd_run(args)
@@ -155,6 +178,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return serve(engine=args.engine, host=args.host, port=args.port)
     if args.command == "cache":
         return _cmd_cache(args)
+    if args.command == "review":
+        return _cmd_review(args)
     return run_demo(args.samples, args.out)
 
 

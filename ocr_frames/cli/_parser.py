@@ -291,6 +291,51 @@ def _add_others(sub: Any) -> None:
     serve.add_argument("--engine", choices=("local",), default="local")
     serve.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
     serve.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
+    _add_review(sub)
+
+
+def _add_review(sub: Any) -> None:
+    review = sub.add_parser(
+        "review",
+        help="look at flagged rows beside their images in the browser; approve, correct",
+        description="Open a review of OUT.parquet in the browser: a local web app on 127.0.0.1. "
+        "The first line printed is its URL with a random access token; every request needs it. "
+        "Decisions go to OUT.reviews.parquet beside the output (mode 0600); the output and the "
+        "answer cache are never changed. With --apply, write the table with the corrections "
+        "applied instead (no server). Needs the review extra: pip install 'ocr-frames[review]'.",
+        epilog="examples:\n"
+        "  ocr-frames review out/idcard.parquet\n"
+        "  ocr-frames review out/idcard.parquet --filter all --images /mnt/moved-scans\n"
+        "  ocr-frames review out/idcard.parquet --apply out/idcard.corrected.parquet",
+        formatter_class=_RAW,
+    )
+    review.add_argument("output", metavar="OUT.parquet", help="an output of `ocr-frames run`")
+    review.add_argument("--port", type=int, default=0, help="TCP port (default 0: a free one)")
+    review.add_argument(
+        "--no-browser", action="store_true", help="print the URL only; do not open a browser"
+    )
+    review.add_argument(
+        "--images",
+        metavar="DIR",
+        help="folder to look in (by file name) when an image is no longer where the run read it",
+    )
+    review.add_argument(
+        "--unmask",
+        action="store_true",
+        help="show names and numbers in full (default: masked, as with --mask)",
+    )
+    review.add_argument(
+        "--filter",
+        choices=("needs_review", "errors", "all"),
+        default="needs_review",
+        help="rows the list starts with (default: needs_review)",
+    )
+    review.add_argument(
+        "--apply",
+        metavar="CORRECTED.parquet",
+        help="write OUT with the reviews applied (review_status, corrected values, checks "
+        "recomputed) to this file and exit",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
