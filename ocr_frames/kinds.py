@@ -35,6 +35,7 @@ from ocr_frames._errors import ConfigurationError
 __all__ = [
     "CONF_SUFFIX",
     "EXTRA_COLUMN",
+    "FIELD_BOXES",
     "KINDS",
     "STATUS_COLUMNS",
     "SUGGESTED_SUFFIX",
@@ -110,6 +111,12 @@ def _quad_fields(prefix: str) -> list[pa.Field]:
 #: value is exactly right; null when the engine gives none) and ``<field>_suggested``.
 CONF_SUFFIX: Final = "_conf"
 SUGGESTED_SUFFIX: Final = "_suggested"
+
+#: ``field_boxes``: where on the image each field was read, as JSON text
+#: ``{"name": [[x, y] x 4 corners], ...}`` (corners in :data:`CORNERS` order; engines that
+#: say so: the local engine; null for WeChat, which does not).  Text rather than a list of
+#: structs, so a frame holding it round-trips through plain ``to_parquet``/``read_parquet``.
+FIELD_BOXES: Final = "field_boxes"
 
 COMM_ITEM: Final = pa.struct(
     [pa.field("text", pa.string()), pa.field("conf", pa.float32()), *_quad_fields("pos")]
@@ -281,6 +288,7 @@ def _build_schema(s: KindSpec) -> pa.Schema:
         fields.append(pa.field(s.list_field, pa.list_(s.list_item)))
     fields += [pa.field(name + CONF_SUFFIX, pa.float32()) for name in s.confidence_fields]
     fields += [pa.field(name + SUGGESTED_SUFFIX, pa.string()) for name in s.suggested]
+    fields.append(pa.field(FIELD_BOXES, pa.string()))
     fields += [
         pa.field(EXTRA_COLUMN, pa.string()),
         pa.field("page", pa.int32()),
@@ -373,6 +381,12 @@ def _describe(name: str, s: KindSpec) -> str:
         return (
             f"a reading of `{name[: -len(SUGGESTED_SUFFIX)]}` that passes its check character, "
             "proposed when the value read fails it (never applied); null otherwise"
+        )
+    if name == FIELD_BOXES:
+        return (
+            'where each field was read, as JSON text `{"name": [[x, y], ...], ...}`: the 4 '
+            "corners (left top, right top, right bottom, left bottom) of its text in the "
+            "image, pixels; null when the engine gives none (WeChat)"
         )
     if name.endswith("_raw"):
         return f"original text of `{name[:-4]}` when it could not be parsed as a date"

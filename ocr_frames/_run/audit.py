@@ -201,11 +201,15 @@ class Audit:
         return self._reviewed(table).schema
 
     def write_report(
-        self, path: str | os.PathLike[str], *, file_mode: int = DEFAULT_FILE_MODE
+        self,
+        path: str | os.PathLike[str],
+        *,
+        file_mode: int = DEFAULT_FILE_MODE,
+        thumbnails: bool = False,
     ) -> None:
         """Write the HTML report of the rows :meth:`finish` gave (``report=True``)."""
         assert self._stream is not None
-        self._stream.write_report(path, file_mode=file_mode)
+        self._stream.write_report(path, file_mode=file_mode, thumbnails=thumbnails)
 
     def close(self) -> None:
         """Drop what is held (a failed run)."""

@@ -114,7 +114,8 @@ async def _arecognize_to_parquet(
     values, _ = column_values(images)
     engine = engine or default_engine()
     summary = RunSummary(kind=kind, engine=engine.identity, output=str(path))
-    meta = file_metadata(kind, engine.identity)
+    # how the images were turned into the bytes sent: the review app rebuilds them
+    meta = file_metadata(kind, engine.identity, {"max_bytes": opts.max_bytes})
     errors = FirstError()
     try:
         out_schema = audit.schema(output_schema(kind, quality=opts.quality))
@@ -147,6 +148,7 @@ def recognize_to_parquet(
     cache_dir: CacheDir = None,
     file_mode: int = DEFAULT_FILE_MODE,
     report: str | os.PathLike[str] | None = None,
+    report_thumbnails: bool = False,
     review_path: str | os.PathLike[str] | None = None,
     **options: Unpack[RunKeywords],
 ) -> RunSummary:
@@ -161,7 +163,8 @@ def recognize_to_parquet(
     chunk as the rows are written (the same values :func:`ocr_frames.checks.add_checks`
     and :func:`ocr_frames.mask.mask_frame` give on the whole table).  ``report``: also
     write the HTML audit report (:func:`ocr_frames.checks.report_html`, personal data
-    masked, mode ``file_mode``) there; it implies ``checks``.  Both paths are checked
+    masked, mode ``file_mode``) there; it implies ``checks``; ``report_thumbnails`` puts a
+    small blurred thumbnail of each listed row's image in it.  Both paths are checked
     before anything is sent: a directory, or a missing folder for ``report`` (the output's
     is created), is a ConfigurationError.  An interrupt (Ctrl-C, a cancelled task) leaves
     neither file; the answers received stay cached.
@@ -204,7 +207,7 @@ def recognize_to_parquet(
         )
     )
     if report is not None:
-        audit.write_report(report, file_mode=file_mode)
+        audit.write_report(report, file_mode=file_mode, thumbnails=report_thumbnails)
     if opts.on_error == "raise":
         errors.raise_first(summary)
     return summary

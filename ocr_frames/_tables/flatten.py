@@ -9,6 +9,8 @@ rules per target type are in :mod:`ocr_frames._tables.leaves`).  Besides those:
   value did not parse); see :mod:`ocr_frames._tables.dates` for the accepted forms.
 * the ``confidence`` and ``suggested`` objects → ``<field>_conf`` (float32 within 0..1,
   anything else null) and ``<field>_suggested`` columns.
+* ``field_boxes`` (the local engine's ``{name: {"pos": {...}}}``) → JSON text
+  ``{name: [[x, y] x 4]}``; a box whose 8 coordinates are not all numbers is left out.
 * the keys of an ok answer that no column reads → the ``extra`` column, as JSON text.
 
 How it is fast:
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import gc
 import json
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -57,6 +60,7 @@ from ocr_frames.kinds import (
     CONF_SUFFIX,
     CORNERS,
     EXTRA_COLUMN,
+    FIELD_BOXES,
     KINDS,
     STATUS_COLUMNS,
     SUGGESTED_SUFFIX,
@@ -156,6 +160,21 @@ def _list_array(values: Sequence[object], list_type: pa.ListType) -> pa.Array:
     return pa.ListArray.from_arrays(offsets, struct, type=list_type, mask=is_null)
 
 
+def _field_boxes(values: Sequence[object]) -> pa.Array:
+    """The ``field_boxes`` column (see the module docstring): null for no boxes."""
+    out: list[str | None] = []
+    for value in values:
+        boxes = {}
+        if type(value) is dict:
+            for name, box in value.items():
+                numbers = _quad(box)
+                if all(type(n) in (int, float) and math.isfinite(n) for n in numbers):
+                    corners = zip(numbers[::2], numbers[1::2], strict=True)
+                    boxes[str(name)] = [[round(x), round(y)] for x, y in corners]
+        out.append(json.dumps(boxes, ensure_ascii=False) if boxes else None)
+    return pa.array(out, type=pa.string())
+
+
 # --- to_arrow ------------------------------------------------------------------------
 
 
@@ -176,7 +195,8 @@ class _Plan:
     @classmethod
     def of(cls, kind_spec: KindSpec) -> _Plan:
         texts = (*kind_spec.strings, *kind_spec.dates, "errmsg", "rid", "sha256")
-        others = (*([kind_spec.list_field] if kind_spec.list_field else []), "page", "errcode")
+        lists = (*([kind_spec.list_field] if kind_spec.list_field else []), FIELD_BOXES)
+        others = (*lists, "page", "errcode")
         int_names = [f"{key}_{suffix}" for key in kind_spec.positions for suffix in _QUAD_SUFFIXES]
         int_names += ["img_size_w", "img_size_h"] if kind_spec.img_size else []
         flat_type = pa.struct([*((key, pa.string()) for key in texts), ("cached", pa.bool_())])
@@ -302,6 +322,7 @@ def to_arrow(kind: str, answers: Sequence[Mapping[str, Any]]) -> pa.Table:
         if kind_spec.list_field:
             list_type = target.field(kind_spec.list_field).type
             arrays[kind_spec.list_field] = _list_array(raw[kind_spec.list_field], list_type)
+        arrays[FIELD_BOXES] = _field_boxes(raw[FIELD_BOXES])
         for name in kind_spec.dates:
             arrays[name], arrays[f"{name}_raw"] = date_arrays(arrays[name])
         if kind_spec.validity_field:

@@ -2,12 +2,19 @@
 
 Both also count the rows that need review and, per reason of ``review_reasons``, the rows
 it applies to (the reasons are computed, with the default threshold, for a table that has
-none): ``report``'s frame carries them in ``attrs``, the page in a section of its own.
+none): ``report``'s frame carries them in ``attrs``, the page in a section of its own,
+followed by the first ``max_rows`` rows to review and the first ``max_rows`` failing rows.
 
-The HTML page is self-contained (inline CSS, no scripts, no external assets) and shows
-personal data only masked by :func:`ocr_frames.mask.mask_frame`: names keep their first
-character, ID and card numbers their first and last 4, plates their last 2, birth dates
-their year.  Image sources are shown by file name only (no directories or URLs).
+The HTML page is self-contained (no scripts, no external assets, no ``style`` attributes;
+its one ``<style>`` element holds :data:`REPORT_CSS`, so a server can allow it by hash in
+a Content-Security-Policy) and shows personal data only masked by
+:func:`ocr_frames.mask.mask_frame`: names keep their first character, ID and card numbers
+their first and last 4, plates their last 2, birth dates their year.  Image sources are
+shown by file name only (no directories or URLs).  With ``thumbnails`` each listed row
+also shows its image (:mod:`ocr_frames._sources.display`: only the local files the rows
+name) as a JPEG data URI of at most :data:`THUMBNAIL_SIDE` pixels, always blurred past
+reading; a row without a readable image gets a "no image" cell.  With ``review_link``
+each row number links to the URL it gives for the row's 0-based position.
 """
 
 from __future__ import annotations
@@ -15,8 +22,9 @@ from __future__ import annotations
 import html
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timezone
+from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
@@ -24,6 +32,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ocr_frames._base.files import DEFAULT_FILE_MODE, write_private_text
+from ocr_frames._sources.display import DisplayError, ImageIndex, data_uri, thumbnail
 from ocr_frames._version import __version__
 from ocr_frames.checks._catalogue import CHECKS
 from ocr_frames.checks._common import INT, STR
@@ -42,6 +51,8 @@ DISPLAY_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     "comm": (),
     "menu": (),
 }
+#: Longest side of a row's thumbnail on the page, pixels (small: a glance, not a reading).
+THUMBNAIL_SIDE: Final = 112
 _LABELS: Final = {
     "check_card_bank": "bank",
     "valid_date_end": "valid until",
@@ -76,7 +87,8 @@ def _booleans(series: pd.Series[Any]) -> pd.arrays.BooleanArray:
 class ReportData:
     """What :func:`summary_table` and :func:`render_html` show, gathered from a checked
     ``kind`` table part by part (a whole table is one part; a run streaming to Parquet
-    adds each chunk): counts per check, the first ``max_rows`` failing rows, masked."""
+    adds each chunk): counts per check, the first ``max_rows`` failing rows and the first
+    ``max_rows`` rows to review (a non-empty ``review_reasons``), masked."""
 
     def __init__(self, kind: str, *, max_rows: int = 500) -> None:
         self.kind, self.max_rows = kind, max_rows
@@ -86,6 +98,8 @@ class ReportData:
         self.failing: list[pd.DataFrame] = []  # those rows, masked
         self.needs_review = 0  # rows with a review reason
         self.reasons: Counter[str] = Counter()  # reason → rows
+        self.review_positions: list[int] = []  # of the rows to review kept
+        self.reviewing: list[pd.DataFrame] = []  # those rows, masked
 
     def add(self, checked: pd.DataFrame, *, masked: bool = False) -> None:
         """Count the rows of ``checked`` (after those added before); ``masked``: its
@@ -98,7 +112,7 @@ class ReportData:
             for i, count in enumerate((passed, len(values) - na - passed, na)):
                 counts[i] += count
         self.rows += len(checked)
-        self._add_review(checked)
+        self._add_review(checked, masked)
         if "check_passed" not in checked.columns:
             return
         verdict = _booleans(checked["check_passed"])
@@ -106,20 +120,33 @@ class ReportData:
         self.not_checked += int(verdict.isna().sum())
         failed = np.flatnonzero((~verdict).fillna(False).to_numpy(dtype=bool))
         self.n_failing += len(failed)
-        keep = failed[: max(0, self.max_rows - len(self.positions))]
-        if len(keep):
-            rows = checked.iloc[keep]
-            self.failing.append(rows if masked else mask_frame(rows, self.kind))
-            start = self.rows - len(checked)
-            self.positions += [start + int(p) for p in keep]
+        self._keep(checked, failed, masked, self.positions, self.failing)
 
-    def _add_review(self, checked: pd.DataFrame) -> None:
+    def _keep(
+        self,
+        part: pd.DataFrame,
+        picked: np.ndarray[Any, Any],
+        masked: bool,
+        positions: list[int],
+        frames: list[pd.DataFrame],
+    ) -> None:
+        """Keep the ``picked`` rows of the part just counted, up to ``max_rows`` in all."""
+        keep = picked[: max(0, self.max_rows - len(positions))]
+        if len(keep):
+            rows = part.iloc[keep]
+            frames.append(rows if masked else mask_frame(rows, self.kind))
+            start = self.rows - len(part)
+            positions += [start + int(p) for p in keep]
+
+    def _add_review(self, checked: pd.DataFrame, masked: bool) -> None:
         if "review_reasons" not in checked.columns:
             checked = add_review(checked)
         values = checked["review_reasons"].tolist()
         reasons = pa.array([None if v is None else list(v) for v in values], type=REASONS_TYPE)
-        self.needs_review += sum(1 for v in values if v is not None and len(v))
+        flagged = np.flatnonzero([v is not None and len(v) > 0 for v in values])
+        self.needs_review += len(flagged)
         self.reasons.update(reason_counts(reasons))
+        self._keep(checked, flagged, masked, self.review_positions, self.reviewing)
 
     def review_counts(self) -> dict[str, int]:
         """Rows per review reason, most frequent first (ties: by name)."""
@@ -153,7 +180,8 @@ def summary_table(checked: pd.DataFrame, kind: str) -> pd.DataFrame:
 
 # --- HTML ------------------------------------------------------------------------------
 
-_CSS: Final = """
+#: The page's stylesheet, the text of its one ``<style>`` element (to hash for a CSP).
+REPORT_CSS: Final = """
 :root { --ink:#1f2933; --muted:#616e7c; --line:#e4e7eb; --bad:#c62828; --bad-bg:#fdecea;
         --ok:#2e7d32; --ok-bg:#e8f5e9; --na:#7b8794; --head:#f5f7fa; }
 * { box-sizing: border-box; }
@@ -177,11 +205,13 @@ td.bad { color: var(--bad); font-weight: 600; }
 td.zero { color: var(--na); }
 code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: 12.5px; }
 .std { color: var(--muted); font-size: 12.5px; }
-.bar { width: 110px; height: 8px; background: var(--line); border-radius: 4px; overflow: hidden;
-       display: flex; margin-top: 6px; }
-.bar i { display: block; height: 100%; }
-.bar .p { background: var(--ok); } .bar .f { background: var(--bad); }
+.bar { width: 110px; height: 8px; margin-top: 6px; }
+.bar svg { display: block; width: 100%; height: 100%; border-radius: 4px; background: var(--line); }
+.bar .p { fill: var(--ok); } .bar .f { fill: var(--bad); }
 .problems { color: var(--bad); }
+td.thumb { width: 1%; }
+td.thumb img { display: block; border-radius: 4px; }
+.noimg { display: inline-block; color: var(--na); font-size: 12px; white-space: nowrap; }
 .note { color: var(--muted); font-size: 12.5px; margin-top: 24px; }
 """
 
@@ -206,9 +236,9 @@ def _summary_html(summary: pd.DataFrame) -> str:
         checked = passed + failed
         p = 100 * passed / checked if checked else 0
         bar = (
-            f"<div class='bar' title='{p:.0f}% of {checked} checked rows passed'>"
-            f"<i class='p' style='width:{p:.1f}%'></i><i class='f' style='width:{100 - p:.1f}%'>"
-            "</i></div>"
+            f"<div class='bar' title='{p:.0f}% of {checked} checked rows passed'><svg>"
+            f"<rect class='p' width='{p:.1f}%' height='100%'/>"
+            f"<rect class='f' x='{p:.1f}%' width='{100 - p:.1f}%' height='100%'/></svg></div>"
             if checked
             else "<span class='std'>not applicable</span>"
         )
@@ -228,30 +258,115 @@ def _source_name(value: object) -> str:
     return text.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
 
 
-def _failing_html(data: ReportData) -> str:
-    if not data.n_failing:
-        return "<p class='meta'>No row failed a check.</p>"
-    masked = pd.concat(data.failing) if data.failing else pd.DataFrame()
+class _Cells:
+    """The first cells of a listed row: its number (a link with ``link``) and, with
+    ``thumbs`` (position → cell), its image."""
+
+    def __init__(self, link: Callable[[int], str] | None, thumbs: dict[int, str] | None):
+        self.link, self.thumbs = link, thumbs
+
+    def head(self) -> str:
+        return "<th class='num'>row</th>" + ("<th>image</th>" if self.thumbs is not None else "")
+
+    def row(self, position: int) -> str:
+        number = str(position)
+        if self.link is not None:
+            number = f"<a href='{html.escape(self.link(position), quote=True)}'>{position}</a>"
+        cells = f"<td class='num'>{number}</td>"
+        if self.thumbs is not None:
+            cells += f"<td class='thumb'>{self.thumbs[position]}</td>"
+        return cells
+
+
+def _frame(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat(frames) if frames else pd.DataFrame()
+
+
+def _thumbnails(
+    data: ReportData, images: str | Path | None, base_dir: str | Path | None
+) -> dict[int, str]:
+    """The image cell of every row listed on the page, by position: only those rows'
+    files are read, each once (a row often is both to review and failing)."""
+    rows: dict[int, tuple[object, object, object]] = {}
+    listed = ((data.review_positions, data.reviewing), (data.positions, data.failing))
+    for positions, frames in listed:
+        for position, (_, row) in zip(positions, _frame(frames).iterrows(), strict=True):
+            rows.setdefault(position, (row.get("source"), row.get("page"), row.get("sha256")))
+    index = ImageIndex(
+        *([entry[k] for entry in rows.values()] for k in range(3)),
+        base_dir=Path.cwd() if base_dir is None else Path(base_dir),
+        images_dir=None if images is None else Path(images),
+    )
+    return {position: _thumbnail(index, i, position) for i, position in enumerate(rows)}
+
+
+def _thumbnail(index: ImageIndex, i: int, position: int) -> str:
+    try:  # blurred always: the page is masked, the document must not be readable
+        small = thumbnail(index.display(i), side=THUMBNAIL_SIDE, blur=True)
+    except (DisplayError, OSError, ValueError) as exc:  # one bad file costs its cell only
+        missing = index.missing(i)  # ("not found: <source>": the page shows no paths)
+        why = missing.split(": ")[0] if missing else str(exc)  # (DisplayError: no path)
+        why = why if isinstance(exc, DisplayError) else "image cannot be read"
+        return f"<span class='noimg' title='{_e(why)}'>no image</span>"
+    uri = data_uri(small, "image/jpeg")
+    return f"<img src='{uri}' alt='row {position}, blurred'>"
+
+
+def _rows_html(
+    data: ReportData,
+    listed: tuple[list[int], list[pd.DataFrame]],
+    cells: _Cells,
+    last: tuple[str, Callable[[pd.Series[Any]], str]],
+) -> str:
+    """A table of the ``listed`` rows: number, image, source file name, the kind's
+    masked key columns, and the ``last`` column (heading, cell of a row)."""
+    positions, masked = listed[0], _frame(listed[1])
     columns = [c for c in DISPLAY_COLUMNS[data.kind] if c in masked.columns]
     has_source = "source" in masked.columns
-    head = "<th class='num'>row</th>" + ("<th>source</th>" if has_source else "")
+    head = cells.head() + ("<th>source</th>" if has_source else "")
     head += "".join(f"<th>{_e(_LABELS.get(c, c))}</th>" for c in columns)
-    head += "<th>problems</th>"
-    lines = [f"<table class='rows'><thead><tr>{head}</tr></thead><tbody>"]
-    for position, (_, row) in zip(data.positions, masked.iterrows(), strict=True):
-        cells = f"<td class='num'>{position}</td>"
+    lines = [f"<table class='rows'><thead><tr>{head}<th>{last[0]}</th></tr></thead><tbody>"]
+    for position, (_, row) in zip(positions, masked.iterrows(), strict=True):
+        line = cells.row(position)
         if has_source:
-            cells += f"<td><code>{_source_name(row['source'])}</code></td>"
-        cells += "".join(f"<td>{_e(row[c])}</td>" for c in columns)
-        problems = _e(row["check_problems"]).replace("; ", "<br>")
-        lines.append(f"<tr>{cells}<td class='problems'>{problems}</td></tr>")
+            line += f"<td><code>{_source_name(row['source'])}</code></td>"
+        line += "".join(f"<td>{_e(row[c])}</td>" for c in columns)
+        lines.append(f"<tr>{line}{last[1](row)}</tr>")
     lines.append("</tbody></table>")
-    if data.n_failing > len(data.positions):
-        lines.append(
-            f"<p class='meta'>{data.n_failing - len(data.positions)} more failing rows not "
-            "shown.</p>"
-        )
     return "".join(lines)
+
+
+def _problems(row: pd.Series[Any]) -> str:
+    return f"<td class='problems'>{_e(row['check_problems']).replace('; ', '<br>')}</td>"
+
+
+def _reasons(row: pd.Series[Any]) -> str:
+    reasons = "<br>".join(f"<code>{_e(r)}</code>" for r in row["review_reasons"])
+    return f"<td class='reasons'>{reasons}</td>"
+
+
+def _not_shown(count: int, what: str) -> str:
+    return f"<p class='meta'>{count} more {what} not shown.</p>" if count > 0 else ""
+
+
+def _failing_html(data: ReportData, cells: _Cells) -> str:
+    if not data.n_failing:
+        return "<p class='meta'>No row failed a check.</p>"
+    listed = (data.positions, data.failing)
+    return _rows_html(data, listed, cells, ("problems", _problems)) + _not_shown(
+        data.n_failing - len(data.positions), "failing rows"
+    )
+
+
+def _to_review_html(data: ReportData, cells: _Cells) -> str:
+    if not data.needs_review:
+        return ""
+    listed = (data.review_positions, data.reviewing)
+    return (
+        f"<h2>Rows to review ({data.needs_review})</h2>"
+        + _rows_html(data, listed, cells, ("reasons", _reasons))
+        + _not_shown(data.needs_review - len(data.review_positions), "rows to review")
+    )
 
 
 def _review_html(data: ReportData) -> str:
@@ -290,15 +405,26 @@ def _cards(data: ReportData) -> str:
     )
 
 
-def render_html(data: ReportData, *, as_of: str, title: str | None = None) -> str:
-    """The HTML page of a checked table (gathered in ``data``)."""
+def render_html(
+    data: ReportData,
+    *,
+    as_of: str,
+    title: str | None = None,
+    thumbnails: bool = False,
+    images: str | Path | None = None,
+    base_dir: str | Path | None = None,
+    review_link: Callable[[int], str] | None = None,
+) -> str:
+    """The HTML page of a checked table (gathered in ``data``); the other options as for
+    :func:`ocr_frames.checks.report_html`."""
     kind = data.kind
+    cells = _Cells(review_link, _thumbnails(data, images, base_dir) if thumbnails else None)
     title = title or f"Document checks: {spec(kind).title}"
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     parts: Sequence[str] = (
         "<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body><main>",
+        f"<title>{_e(title)}</title><style>{REPORT_CSS}</style></head><body><main>",
         f"<h1>{_e(title)}</h1>",
         f"<p class='meta'>kind <code>{_e(kind)}</code> · checked as of {_e(as_of)} · "
         f"generated {generated} · ocr-frames {_e(__version__)} · personal data masked</p>",
@@ -307,14 +433,17 @@ def render_html(data: ReportData, *, as_of: str, title: str | None = None) -> st
         _summary_html(data.summary()),
         f"<h2>Needs review ({data.needs_review} rows)</h2>",
         _review_html(data),
+        _to_review_html(data, cells),
         f"<h2>Rows that failed ({data.n_failing})</h2>",
-        _failing_html(data),
+        _failing_html(data, cells),
         "<p class='note'>Row numbers are 0-based positions in the table. "
         "n/a: the check does not apply to the row (an error row, a missing field, "
         "or a prerequisite check that already failed). "
         "A row needing review counts once under each of its reasons. "
         "Names keep their first character, ID and card numbers their first and last four, "
-        "plates their last two; image sources show the file name only.</p>",
+        "plates their last two; image sources show the file name only."
+        + (" Images are blurred on purpose: this page is masked." if thumbnails else "")
+        + "</p>",
         "</main></body></html>\n",
     )
     return "".join(parts)

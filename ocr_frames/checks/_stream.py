@@ -105,12 +105,16 @@ class StreamChecks:
         return table
 
     def write_report(
-        self, path: str | os.PathLike[str], *, file_mode: int = DEFAULT_FILE_MODE
+        self,
+        path: str | os.PathLike[str],
+        *,
+        file_mode: int = DEFAULT_FILE_MODE,
+        thumbnails: bool = False,
     ) -> None:
         """Write the HTML report of the parts seen by :meth:`second` (as
-        :func:`ocr_frames.checks.report_html` writes it for the whole table)."""
+        :func:`ocr_frames.checks.report_html` writes it for the whole table; relative image
+        paths of ``thumbnails`` are read from the current directory)."""
         if self.report is None:
             raise ValueError("this stream gathers no report (report=False)")
-        write_html(
-            render_html(self.report, as_of=self.as_of.isoformat()), path, file_mode=file_mode
-        )
+        page = render_html(self.report, as_of=self.as_of.isoformat(), thumbnails=thumbnails)
+        write_html(page, path, file_mode=file_mode)

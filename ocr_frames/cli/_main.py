@@ -85,6 +85,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         cache_dir=False if args.no_cache else args.cache_dir,
         file_mode=args.file_mode,
         report=args.report,
+        report_thumbnails=args.report_thumbnails,
         review_path=args.review_only,
         **opts.as_keywords(),
     )

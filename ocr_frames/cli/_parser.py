@@ -39,6 +39,7 @@ RUN_EXTRAS: Final = frozenset(
         "dry_run",
         "price",
         "report",
+        "report_thumbnails",
         "review_only",
         "file_mode",
     }
@@ -170,6 +171,11 @@ def _add_run_options(run: argparse.ArgumentParser) -> None:
     )
     audit.add_argument(
         "--report", metavar="FILE.html", help="write an HTML audit report (implies --checks)"
+    )
+    audit.add_argument(
+        "--report-thumbnails",
+        action="store_true",
+        help="put a small blurred thumbnail of each listed row's image in the --report page",
     )
     audit.add_argument(
         "--quality",

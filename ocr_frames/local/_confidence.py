@@ -34,13 +34,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from difflib import SequenceMatcher
 from typing import Any, Final
 
-from ocr_frames.kinds import spec
+from ocr_frames.kinds import CORNERS, FIELD_BOXES, spec
 from ocr_frames.local._chars import Char
 from ocr_frames.local._ocr import TextBox
 from ocr_frames.local._plausible import IMPLAUSIBLE, plausible
 from ocr_frames.local.layouts._fix import simplified_text
 
-__all__ = ["CALIBRATION", "UNMATCHED", "Index", "calibrate", "confidences", "raw_score"]
+__all__ = [
+    "CALIBRATION",
+    "UNMATCHED",
+    "Index",
+    "calibrate",
+    "confidences",
+    "field_box",
+    "raw_score",
+]
 
 #: Probability given to a letter of a value that no line holds (the parsers wrote it).
 UNMATCHED: Final = 0.2
@@ -102,11 +110,13 @@ def _counted(char: str) -> bool:
 
 
 class _Line:
-    """One recognised line, keyed for alignment, with each character's probability."""
+    """One recognised line, keyed for alignment, with each character's probability and,
+    when it was read from the whole page, its quadrilateral there."""
 
-    __slots__ = ("chars", "keys", "probs")
+    __slots__ = ("chars", "keys", "probs", "quad")
 
-    def __init__(self, box: TextBox) -> None:
+    def __init__(self, box: TextBox, placed: bool = True) -> None:
+        self.quad = box.quad if placed else None
         text = box.text
         converted = simplified_text(text)
         if len(converted) != len(text):
@@ -133,8 +143,15 @@ Found = dict[int, tuple[_Line, int]]
 class Index:
     """The page's lines, found by the characters they share with a value."""
 
-    def __init__(self, boxes: Iterable[TextBox]) -> None:
-        self.lines = [_Line(box) for box in boxes if box.chars and len(box.chars) == len(box.text)]
+    def __init__(self, boxes: Iterable[TextBox], unplaced: Iterable[TextBox] = ()) -> None:
+        """``boxes``: the page's lines; ``unplaced``: lines a parser read from a part of
+        the page (their quadrilaterals are not in the page's pixels: no field box)."""
+        lines = [(box, True) for box in boxes] + [(box, False) for box in unplaced]
+        self.lines = [
+            _Line(box, placed)
+            for box, placed in lines
+            if box.chars and len(box.chars) == len(box.text)
+        ]
         self.by_char: dict[str, list[int]] = {}
         for i, line in enumerate(self.lines):
             for key in set(line.keys):
@@ -210,6 +227,30 @@ def _probability_of(char: str, line: _Line, at: int) -> float:
     return max([UNMATCHED, *candidates])
 
 
+def _lerp(a: Sequence[float], b: Sequence[float], t: float) -> tuple[float, float]:
+    return a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t
+
+
+def field_box(found: Found) -> dict[str, Any] | None:
+    """Where a value was read (``found``: its :meth:`Index.match`): the stretch of the
+    line holding most of it, as ``{"pos": {corner: {x, y}}}`` in the page's pixels
+    (characters taken as evenly spaced along the line); None when that line has no place
+    on the page."""
+    if not found:
+        return None
+    per_line = Counter(id(line) for line, _ in found.values())
+    top = per_line.most_common(1)[0][0]
+    line = next(line for line, _ in found.values() if id(line) == top)
+    if line.quad is None:
+        return None
+    at = [i for held, i in found.values() if held is line]
+    start, end = min(at) / len(line.keys), (max(at) + 1) / len(line.keys)
+    lt, rt, rb, lb = line.quad
+    corners = (_lerp(lt, rt, start), _lerp(lt, rt, end), _lerp(lb, rb, end), _lerp(lb, rb, start))
+    pos = {c: {"x": round(x), "y": round(y)} for c, (x, y) in zip(CORNERS, corners, strict=True)}
+    return {"pos": pos}
+
+
 def raw_score(probabilities: Sequence[float]) -> float:
     """The product of the probabilities (1.0 for none)."""
     return math.exp(sum(math.log(max(p, 1e-9)) for p in probabilities))
@@ -269,6 +310,7 @@ def confidences(kind: str, fields: dict[str, Any], index: Index) -> dict[str, An
     dates = frozenset(kind_spec.dates)
     decided = _DECIDED.get(kind, frozenset())
     scores: dict[str, float | None] = {}
+    boxes: dict[str, Any] = {}
     side = fields.get(kind_spec.side_field) if kind_spec.side_field else None
     keys = kind_spec.keys_for(side)
     for name in kind_spec.confidence_fields:
@@ -281,6 +323,8 @@ def confidences(kind: str, fields: dict[str, Any], index: Index) -> dict[str, An
             matches = {text: index.match(text) for text in texts}
             text = max(texts, key=lambda t: index.fit(t, matches[t]))
             raw = raw_score(index.probabilities(text, matches[text]))
+            if (box := field_box(matches[text])) is not None:
+                boxes[name] = box
             if not plausible(kind, name, fields[name]):
                 raw *= IMPLAUSIBLE
             scores[name] = round(calibrate(raw), 4)
@@ -290,6 +334,8 @@ def confidences(kind: str, fields: dict[str, Any], index: Index) -> dict[str, An
             continue
         scores[name] = max(known) if known else None
     out = {**fields, "confidence": {k: v for k, v in scores.items() if v is not None}}
+    if boxes:
+        out[FIELD_BOXES] = boxes
     if kind_spec.list_field and isinstance(fields.get(kind_spec.list_field), list):
         out[kind_spec.list_field] = [
             _item(index, item) if isinstance(item, dict) else item

@@ -18,7 +18,7 @@ from ocr_frames.local._confidence import Index, confidences
 from ocr_frames.local._ocr import (
     DET_LIMIT,
     TextBox,
-    decode_image,
+    decode_sized,
     get_core,
     model_id,
     rapidocr_version,
@@ -33,7 +33,7 @@ log = logging.getLogger("ocr_frames.local")
 
 #: Bumped whenever the processing around the models (detector sizing, layouts) changes
 #: what the engine returns, so cached answers of an older version are not reused.
-LAYOUT_VERSION: Final = 5
+LAYOUT_VERSION: Final = 7
 
 Answer = dict[str, Any]
 
@@ -106,7 +106,7 @@ class LocalEngine(BaseEngine):
         if not data:
             return _error(44002, "empty post data: no image")
         try:
-            image = decode_image(data)
+            image, sent = decode_sized(data)
         except Exception as exc:  # a decoder crash is still just bad image data
             log.debug("image decoding failed", exc_info=exc)
             image = None
@@ -128,12 +128,14 @@ class LocalEngine(BaseEngine):
 
             fields = layouts.parse(kind, boxes, upright, read=read)
             if fields is not None:
-                index = Index([*boxes, *read_too])
+                index = Index(boxes, unplaced=read_too)
                 fields = confidences(kind, fields, index)
                 if suggested := suggestions(kind, fields, index):
                     fields["suggested"] = suggested
-            if fields is not None and turns:
-                fields = map_back(fields, turns, int(image.shape[1]), int(image.shape[0]))
+            read_size = (int(image.shape[1]), int(image.shape[0]))
+            if fields is not None and (turns or read_size != sent):
+                # positions in the pixels of the image as sent: upright, full size
+                fields = map_back(fields, turns, *read_size, sent=sent)
         except (ConfigurationError, ImportError):
             raise
         except Exception as exc:

@@ -46,6 +46,7 @@ __all__ = [
     "OCRCore",
     "TextBox",
     "decode_image",
+    "decode_sized",
     "get_core",
     "model_id",
     "models_dir",
@@ -128,7 +129,14 @@ def model_id() -> str:
 
 
 def decode_image(data: bytes) -> np.ndarray | None:
-    """Image bytes → BGR uint8 array (EXIF orientation applied), or None if undecodable."""
+    """Image bytes → BGR uint8 array (EXIF orientation applied, at most :data:`MAX_SIDE`
+    pixels a side), or None if undecodable."""
+    return decode_sized(data)[0]
+
+
+def decode_sized(data: bytes) -> tuple[np.ndarray | None, tuple[int, int]]:
+    """:func:`decode_image`, and the size (width, height) of the image as decoded before
+    it was scaled down to :data:`MAX_SIDE` (positions are reported in that size)."""
     import cv2
 
     array = np.frombuffer(data, np.uint8)
@@ -136,12 +144,13 @@ def decode_image(data: bytes) -> np.ndarray | None:
     if image is None and data:
         image = _decode_with_pillow(data)  # GIF, and anything else OpenCV lacks
     if image is None or image.ndim != 3 or min(image.shape[:2]) < 8:
-        return None
+        return None, (0, 0)
+    full = (int(image.shape[1]), int(image.shape[0]))
     scale = MAX_SIDE / max(image.shape[:2])
     if scale < 1:
         size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
         image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    return image
+    return image, full
 
 
 def _decode_with_pillow(data: bytes) -> np.ndarray | None:

@@ -132,11 +132,20 @@ def turn_point(point: Point, turns: int, width: int, height: int) -> Point:
     return (x, y)
 
 
-def map_back(answer: dict[str, Any], turns: int, width: int, height: int) -> dict[str, Any]:
+def map_back(
+    answer: dict[str, Any],
+    turns: int,
+    width: int,
+    height: int,
+    sent: tuple[int, int] | None = None,
+) -> dict[str, Any]:
     """``answer`` read on the image turned upright by ``turns``, with every ``pos``
-    quadrilateral and ``img_size`` in the coordinates of the image as sent (``width`` x
-    ``height``).  Corner names stay the document's own: ``left_top`` is the corner that is
-    top left when the document is read upright."""
+    quadrilateral and ``img_size`` in the coordinates of the image as read (``width`` x
+    ``height``), scaled to ``sent`` (width, height) when the image was read scaled down.
+    Corner names stay the document's own: ``left_top`` is the corner that is top left when
+    the document is read upright."""
+    scale = sent[0] / width if sent and width else 1.0
+    size = {"w": sent[0], "h": sent[1]} if sent else {"w": width, "h": height}
 
     def walk(value: Any) -> Any:
         if isinstance(value, list):
@@ -146,9 +155,11 @@ def map_back(answer: dict[str, Any], turns: int, width: int, height: int) -> dic
         out: dict[str, Any] = {}
         for key, item in value.items():
             if key == "pos" and isinstance(item, dict):
-                out[key] = {name: _corner(p, turns, width, height) for name, p in item.items()}
+                out[key] = {
+                    name: _corner(p, turns, width, height, scale) for name, p in item.items()
+                }
             elif key == "img_size" and isinstance(item, dict):
-                out[key] = {"w": width, "h": height}
+                out[key] = dict(size)
             else:
                 out[key] = walk(item)
         return out
@@ -157,6 +168,8 @@ def map_back(answer: dict[str, Any], turns: int, width: int, height: int) -> dic
     return mapped
 
 
-def _corner(point: dict[str, int], turns: int, width: int, height: int) -> dict[str, int]:
+def _corner(
+    point: dict[str, int], turns: int, width: int, height: int, scale: float
+) -> dict[str, int]:
     x, y = turn_point((point["x"], point["y"]), turns, width, height)
-    return {"x": round(x), "y": round(y)}
+    return {"x": round(x * scale), "y": round(y * scale)}

@@ -87,7 +87,12 @@ def apply_to_file(
     output: str | Path, dest: str | Path, *, file_mode: int = DEFAULT_FILE_MODE
 ) -> pd.DataFrame:
     """``OUT.parquet`` with its reviews applied (:func:`apply_reviews`), written to
-    ``dest`` (private, atomic); returns the table."""
+    ``dest`` (private, atomic); returns the table.  Raises ValueError when ``dest`` is the
+    output itself or its reviews file (neither is ever rewritten)."""
+    log = reviews_path(output)
+    kept = {Path(p).resolve() for p in (output, log, log.with_name(log.name + ".lock"))}
+    if Path(dest).resolve() in kept:
+        raise ValueError(f"{dest} is the output or its reviews file: write elsewhere")
     session = ReviewSession(output, mask=False)
     applied = apply_reviews(session.frame, session.log.read(), kind=session.kind)
     write_parquet(applied, dest, kind=session.kind, file_mode=file_mode)

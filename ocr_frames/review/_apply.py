@@ -62,6 +62,7 @@ from ocr_frames.checks import add_checks, add_review, resolve_kind
 from ocr_frames.kinds import (
     CONF_SUFFIX,
     EXTRA_COLUMN,
+    FIELD_BOXES,
     STATUS_COLUMNS,
     SUGGESTED_SUFFIX,
     schema,
@@ -104,7 +105,7 @@ def kind_of_parquet(path: str | os.PathLike[str]) -> str | None:
 def correctable_fields(kind: str) -> dict[str, pa.DataType]:
     """The columns of ``kind`` a reviewer may correct, with their Arrow types."""
     s = spec(kind)
-    derived = {EXTRA_COLUMN, "page", *STATUS_COLUMNS}
+    derived = {EXTRA_COLUMN, FIELD_BOXES, "page", *STATUS_COLUMNS}
     if s.validity_field:
         derived |= {f"{s.validity_field}_{part}" for part in ("start", "end", "long_term")}
     return {

@@ -107,7 +107,8 @@ def list_page(data: Mapping[str, Any], token: str, output_name: str) -> str:
     )
     empty = "<p class='of-note'>No rows in this filter.</p>" if not lines else ""
     body = (
-        f"<header><h1>{_e(output_name)} · {_e(data['kind'])}</h1><nav>{tabs}</nav>"
+        f"<header><h1>{_e(output_name)} · {_e(data['kind'])}</h1><nav>{tabs}"
+        f"<a class='of-tab' href='{_e(_url('/report', token))}'>audit report</a></nav>"
         "<p class='of-hint'>j/k move, Enter opens, click a heading to sort</p></header>"
         f"<main><table class='of-list'><thead><tr>{head}</tr></thead>"
         f"<tbody>{''.join(lines)}</tbody></table>{empty}{more}</main>"

@@ -14,7 +14,8 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -24,10 +25,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from ocr_frames._sources.display import DisplayError, ImageIndex, Shown
+from ocr_frames._sources.limits import MAX_IMAGE_BYTES
 from ocr_frames._tables.parquet import read_metadata
-from ocr_frames.checks import add_checks, add_review
+from ocr_frames.checks import add_checks, add_review, report_html
 from ocr_frames.kinds import KINDS, spec
-from ocr_frames.mask import mask_frame
+from ocr_frames.mask import MASKED_COLUMNS, mask_frame
 from ocr_frames.review._apply import review_state
 from ocr_frames.review._store import DECISIONS, Review, ReviewLog, reviews_path
 from ocr_frames.review._view import editable_fields, file_name, row_detail, status_label
@@ -41,6 +43,7 @@ MAX_LIST: Final = 2000
 #: a review request body larger than this is refused
 MAX_BODY: Final = 64 * 1024
 _MAX_TEXT: Final = 2000
+_DATE: Final = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
 
 
 class RequestError(Exception):
@@ -107,11 +110,17 @@ class ReviewSession:
             base_dir=Path(base_dir) if base_dir is not None else Path.cwd(),
             images_dir=Path(images) if images is not None else None,
         )
+        # the bytes the run sent were made with its max_bytes (recorded since issue 16)
+        sent_limit = read_metadata(self.output).get("max_bytes")
+        self._max_bytes = sent_limit if isinstance(sent_limit, int) else MAX_IMAGE_BYTES
         # the last few images shown: the row page and its image request decode it once
-        self._shown = functools.lru_cache(maxsize=8)(self.images.display)
+        self._shown = functools.lru_cache(maxsize=8)(self._display)
 
     def __len__(self) -> int:
         return len(self.frame)
+
+    def _display(self, i: int, page: int | None) -> Shown:
+        return self.images.display(i, page, max_bytes=self._max_bytes)
 
     # --- reading ------------------------------------------------------------------------
 
@@ -159,7 +168,7 @@ class ReviewSession:
                 {
                     "row": row,
                     "status": status_label(state.decision if state else None),
-                    "needs_review": bool(part["needs_review"].iloc[n] is True),
+                    "needs_review": _plain_text(part["needs_review"].iloc[n]) == "True",
                     "reasons": [str(r) for r in reasons] if reasons is not None else [],
                     "errcode": _int(part["errcode"].iloc[n]),
                     "source": file_name(part["source"].iloc[n]) if "source" in part else None,
@@ -198,6 +207,18 @@ class ReviewSession:
         detail["image"] = {"available": path is not None, "missing": self.images.missing(i)}
         return detail
 
+    def report(self, link: Callable[[int], str]) -> str:
+        """``GET /report``: the HTML audit report of the table (masked, blurred
+        thumbnails), each listed row linking to ``link(row)``."""
+        return report_html(
+            self.frame,
+            self.kind,
+            thumbnails=True,
+            images=self.images.images_dir,
+            base_dir=self.images.base_dir,
+            review_link=link,
+        )
+
     def neighbours(self, i: int, which: str | None = None) -> tuple[int | None, int | None]:
         """The rows before and after ``i`` in filter ``which`` (for ``k`` and ``j``)."""
         positions = self._positions(which or self.default_filter)
@@ -219,7 +240,7 @@ class ReviewSession:
     def review(self, i: int, body: bytes) -> dict[str, Any]:
         """``POST /api/rows/{i}/review``: record a decision; answers the row's new detail."""
         self._check_row(i)
-        decision, fields, note = self._parse(body)
+        decision, fields, note = self._parse(i, body)
         sha, page = self._sha[i], _int(self.frame["page"].iloc[i])
         if decision == "correct":
             records = [
@@ -233,12 +254,12 @@ class ReviewSession:
         self.log.append(records)
         return self.detail(i)
 
-    def _parse(self, body: bytes) -> tuple[str, dict[str, str], str | None]:
+    def _parse(self, i: int, body: bytes) -> tuple[str, dict[str, str], str | None]:
         if len(body) > MAX_BODY:
             raise RequestError(413, f"request body over {MAX_BODY} bytes")
         try:
             payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise RequestError(400, "body is not JSON") from None
         if not isinstance(payload, dict):
             raise RequestError(400, "body must be a JSON object")
@@ -255,25 +276,57 @@ class ReviewSession:
             raise RequestError(400, "fields are only given with decision 'correct'")
         if decision == "correct" and not fields:
             raise RequestError(400, "decision 'correct' needs at least one field")
-        return decision, self._fields(fields), note or None
+        if note is not None and not _utf8(note):
+            raise RequestError(400, "note must be text")
+        return decision, self._fields(i, fields), note or None
 
-    def _fields(self, fields: Mapping[str, Any]) -> dict[str, str]:
+    def _fields(self, i: int, fields: Mapping[str, Any]) -> dict[str, str]:
+        """The corrections of row ``i``, checked: the kind's own fields, non-empty text
+        that differs from what was read (a date as ``YYYY-MM-DD``; ``YYYYMMDD`` is taken
+        too), and, in a masked session, no ``*`` in a masked field (a masked value typed
+        back is no correction)."""
         allowed = editable_fields(self.kind)
         dates = set(spec(self.kind).dates)
+        masked = set(MASKED_COLUMNS[self.kind]) if self.mask else set()
         out = {}
         for name, value in fields.items():
             if name not in allowed:
                 raise RequestError(400, f"{name!r} is not a field of {self.kind} one may correct")
-            if not isinstance(value, str) or len(value) > _MAX_TEXT:
+            if not isinstance(value, str) or len(value) > _MAX_TEXT or not _utf8(value):
                 raise RequestError(400, f"{name}: value must be text")
             value = value.strip()
-            if name in dates and value:
-                try:
-                    date.fromisoformat(value)
-                except ValueError:
-                    raise RequestError(400, f"{name}: a date is written YYYY-MM-DD") from None
+            if not value:
+                raise RequestError(400, f"{name}: the new value is empty (nothing corrected)")
+            if name in masked and "*" in value:
+                raise RequestError(400, f"{name}: type the whole value, not its masked form")
+            if name in dates:
+                value = _iso_date(name, value)
+            state = self._states().get(i)
+            undo = state is not None and name in state.fields  # back to what was read
+            if value == _plain_text(self.frame[name].iloc[i]) and not undo:
+                raise RequestError(400, f"{name}: the value read already says so; approve instead")
             out[name] = value
         return out
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from JSON "\ud800"
+        return False
+    return True
+
+
+def _iso_date(name: str, text: str) -> str:
+    """``text`` as ``YYYY-MM-DD`` (``YYYYMMDD`` as printed on cards is taken too); a
+    :class:`RequestError` for anything else or an impossible day."""
+    found = _DATE.fullmatch(text)
+    if found is not None:
+        try:
+            return date(*map(int, found.groups())).isoformat()
+        except ValueError:
+            pass
+    raise RequestError(400, f"{name}: a date is written YYYY-MM-DD (or YYYYMMDD)")
 
 
 def _is_number(value: object) -> bool:

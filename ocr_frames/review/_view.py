@@ -12,6 +12,7 @@ in the pixel space of the image the engine was sent; the overlay is an SVG with 
 from __future__ import annotations
 
 import html
+import json
 import math
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
@@ -20,7 +21,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from ocr_frames.kinds import CONF_SUFFIX, CORNERS, SUGGESTED_SUFFIX, KindSpec, spec
+from ocr_frames.kinds import CONF_SUFFIX, CORNERS, FIELD_BOXES, SUGGESTED_SUFFIX, KindSpec, spec
 from ocr_frames.mask import mask_frame
 
 __all__ = [
@@ -81,19 +82,44 @@ def _plain(value: object) -> Any:
     return value
 
 
+def _corners(item: Mapping[str, Any], prefix: str) -> list[tuple[Any, Any]] | None:
+    points = [
+        (_plain(item.get(f"{prefix}{c}_x")), _plain(item.get(f"{prefix}{c}_y"))) for c in CORNERS
+    ]
+    return points if all(x is not None and y is not None for x, y in points) else None
+
+
+def _field_boxes(text: object) -> dict[str, list[tuple[int, int]]]:
+    """The ``field_boxes`` JSON text as {field: 4 corners}; {} for none or malformed."""
+    if not isinstance(text, str):
+        return {}
+    try:
+        boxes = json.loads(text)
+    except ValueError:
+        return {}
+    out = {}
+    for name, corners in boxes.items() if isinstance(boxes, dict) else ():
+        try:
+            points = [(int(x), int(y)) for x, y in corners]
+        except (TypeError, ValueError):
+            continue
+        if len(points) == 4:
+            out[str(name)] = points
+    return out
+
+
 def _quads(row: Mapping[str, Any], s: KindSpec) -> list[dict[str, Any]]:
+    """The card quadrilaterals, the fields' boxes (where the engine gives them) and the
+    list items' boxes, in the image's pixels."""
     boxes = []
     for name in s.positions:
-        points = [
-            (_plain(row.get(f"{name}_pos_{c}_x")), _plain(row.get(f"{name}_pos_{c}_y")))
-            for c in CORNERS
-        ]
-        if all(x is not None and y is not None for x, y in points):
+        if (points := _corners(row, f"{name}_pos_")) is not None:
             boxes.append({"kind": "card", "label": name, "points": points})
+    for name, points in _field_boxes(row.get(FIELD_BOXES)).items():
+        boxes.append({"kind": "field", "label": name, "field": name, "points": points})
     items = _plain(row.get(s.list_field)) if s.list_field else None
     for number, item in enumerate(items or []):
-        points = [(item.get(f"pos_{c}_x"), item.get(f"pos_{c}_y")) for c in CORNERS]
-        if all(x is not None and y is not None for x, y in points):
+        if (points := _corners(item, "pos_")) is not None:
             label = item.get("text") or item.get("name") or f"item {number}"
             boxes.append({"kind": "item", "label": str(label), "points": points})
     return boxes
@@ -214,8 +240,9 @@ def _overlay(boxes: Sequence[Mapping[str, Any]], width: int, height: int) -> str
     shapes = []
     for box in boxes:
         points = " ".join(f"{x},{y}" for x, y in box["points"])
+        field = f" data-field='{_e(box['field'])}'" if box.get("field") else ""
         shapes.append(
-            f"<polygon class='of-box of-box-{_e(box['kind'])}' points='{_e(points)}'>"
+            f"<polygon class='of-box of-box-{_e(box['kind'])}'{field} points='{_e(points)}'>"
             f"<title>{_e(box['label'])}</title></polygon>"
         )
     return (

@@ -5,7 +5,8 @@ Security contract, every route included (pages, static files, images, the API):
 
 - bound to 127.0.0.1 only; a request whose ``Host`` is not ``127.0.0.1:PORT`` or
   ``localhost:PORT`` is refused (403), so a DNS-rebinding page cannot reach it;
-- the random token (``secrets.token_urlsafe(32)``) is required, compared in constant
+- the random token (``secrets.token_urlsafe(32)``) is required (``/favicon.ico`` alone
+  answers without it: 204, empty), compared in constant
   time: ``?token=`` or ``Authorization: Bearer``; a POST takes it from the header only, so
   no other page can post a review (no cookie is ever set);
 - images are reached by row number only (:class:`~ocr_frames._sources.display.ImageIndex`);
@@ -17,13 +18,22 @@ Security contract, every route included (pages, static files, images, the API):
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
+import html
+import logging
+import os
+import re
 import secrets
 import socket
+import tempfile
 import webbrowser
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from ocr_frames._base.files import create_private
 from ocr_frames.review._pages import STATIC, list_page, row_page, static_file
 from ocr_frames.review._session import RequestError, ReviewSession
 from ocr_frames.review._view import ImageRef
@@ -31,7 +41,14 @@ from ocr_frames.review._view import ImageRef
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
-__all__ = ["CSP", "SECURITY_HEADERS", "ReviewServer", "authorize", "missing_extra"]
+__all__ = [
+    "CSP",
+    "SECURITY_HEADERS",
+    "ReviewServer",
+    "authorize",
+    "missing_extra",
+    "report_csp",
+]
 
 CSP: Final = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -44,6 +61,8 @@ SECURITY_HEADERS: Final = {
     "x-frame-options": "DENY",
     "cache-control": "no-store",
 }
+_METHODS: Final = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
+log = logging.getLogger("ocr_frames.review")
 _EXTRA_HINT: Final = "ocr-frames review needs the review extra: pip install 'ocr-frames[review]'"
 
 
@@ -72,7 +91,7 @@ def authorize(
     given = None
     if authorization and authorization[:7].lower() == "bearer ":
         given = authorization[7:].strip()
-    elif method == "GET" and query_token:
+    elif method in ("GET", "HEAD") and query_token:
         given = query_token
     if given is None or not hmac.compare_digest(given.encode(), token.encode()):
         return 401
@@ -92,12 +111,22 @@ class ReviewServer:
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.socket.bind(("127.0.0.1", port))
+        self.socket.listen(128)  # connections wait from now on, before uvicorn serves
         self.port: int = self.socket.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}/?token={self.token}"
+        self._launch_dir: tempfile.TemporaryDirectory[str] | None = None
 
     def app(self) -> Starlette:
         """The ASGI app (Starlette)."""
         return build_app(self.session, self.token, self.port)
+
+    def open_browser(self) -> bool:
+        """Open :attr:`url` in the default browser, through a private launch file (see
+        :func:`_launch_page`) that lives as long as the server; False if none opened."""
+        if self._launch_dir is None:
+            self._launch_dir = tempfile.TemporaryDirectory(prefix="ocr-frames-review-")
+        page = _launch_page(self.url, Path(self._launch_dir.name))
+        return webbrowser.open(page.as_uri())
 
     def serve(self, *, open_browser: bool = False) -> None:
         """Serve until interrupted (Ctrl-C / SIGTERM); optionally open the browser."""
@@ -106,11 +135,28 @@ class ReviewServer:
         config = uvicorn.Config(self.app(), log_level="warning", access_log=False, lifespan="off")
         server = uvicorn.Server(config)
         if open_browser:
-            webbrowser.open(self.url)
+            self.open_browser()
         try:
             server.run(sockets=[self.socket])
         finally:
             self.socket.close()
+            if self._launch_dir is not None:
+                self._launch_dir.cleanup()
+
+
+def _launch_page(url: str, folder: Path) -> Path:
+    """A private file that sends the browser on to ``url``: the browser is started with
+    this file's path, so the token is not on its command line (``ps`` shows that)."""
+    page = folder / "open-review.html"
+    target = html.escape(url, quote=True)
+    text = (
+        f"<!doctype html><meta charset='utf-8'><meta http-equiv='refresh' content='0;url={target}'>"
+        f"<a href='{target}'>open the review</a>"
+    )
+    fd = create_private(page)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    return page
 
 
 def _headers(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -148,7 +194,10 @@ def build_app(session: ReviewSession, token: str, port: int) -> Starlette:
                 answer: Response = await handler(request)
             except RequestError as exc:
                 return refused(exc.status, str(exc))
-            answer.headers.update(_headers())
+            except Exception:  # a bug: still an answer with the headers, and no details
+                log.exception("review app: %s %s failed", request.method, request.url.path)
+                return refused(500, "internal error (see the server's log)")
+            answer.headers.update(_headers(_own_csp(answer)))
             return answer
 
         return endpoint
@@ -198,10 +247,22 @@ def build_app(session: ReviewSession, token: str, port: int) -> Starlette:
             raise RequestError(404, "no such file")
         return Response(static_file(file), media_type=STATIC[file])
 
+    async def report(request: Request) -> Response:
+        page = await run_in_threadpool(session.report, lambda i: f"/rows/{i}?token={token}")
+        # the report is a self-contained file: its one inline style is allowed by its hash
+        return HTMLResponse(page, headers={"content-security-policy": report_csp(page)})
+
     async def not_found(request: Request) -> Response:
+        if request.method not in ("GET", "POST"):
+            raise RequestError(405, f"{request.method} is not served here")
         raise RequestError(404, "not found")
 
+    async def favicon(request: Request) -> Response:
+        # browsers ask for it without the token; an empty answer keeps their console clean
+        return Response(status_code=204, headers=_headers())
+
     routes = [
+        Route("/favicon.ico", favicon),
         Route("/", guarded(home)),
         Route("/rows/{i:int}", guarded(row)),
         Route("/api/rows", guarded(api_rows)),
@@ -209,9 +270,26 @@ def build_app(session: ReviewSession, token: str, port: int) -> Starlette:
         Route("/api/rows/{i:int}/image", guarded(api_image)),
         Route("/api/rows/{i:int}/review", guarded(api_review), methods=["POST"]),
         Route("/static/{name}", guarded(static)),
-        Route("/{rest:path}", guarded(not_found), methods=["GET", "POST"]),
+        Route("/report", guarded(report)),
+        # every other path and method: refused after the token check, with the headers
+        # (a method a route does not take lands here too, instead of Starlette's bare 405)
+        Route("/{rest:path}", guarded(not_found), methods=_METHODS),
     ]
     return Starlette(routes=routes)
+
+
+def report_csp(page: str) -> str:
+    """The policy of the audit report: :data:`CSP`, with its one ``<style>`` element
+    allowed by the sha256 of its text (and nothing else inline)."""
+    found = re.search(r"<style>(.*?)</style>", page, re.S)
+    digest = hashlib.sha256(found.group(1).encode() if found else b"").digest()
+    style = f"style-src 'sha256-{base64.b64encode(digest).decode()}'"
+    return CSP.replace("style-src 'self'", style)
+
+
+def _own_csp(answer: Any) -> dict[str, str] | None:
+    own = answer.headers.get("content-security-policy")
+    return {"content-security-policy": own} if own else None
 
 
 def _count(text: str | None, default: int | None) -> Any:

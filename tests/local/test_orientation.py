@@ -38,7 +38,7 @@ def jpeg(image: Image.Image, exif: Image.Exif | None = None) -> bytes:
 
 
 def fields(answer: dict[str, Any]) -> dict[str, Any]:
-    trust = ("confidence", "suggested")  # compared in tests/local/test_trust.py
+    trust = ("confidence", "suggested", "field_boxes")  # tests/local/test_trust.py, below
     return {k: v for k, v in answer.items() if k not in (*POSITIONS, "img_size", *trust)}
 
 
@@ -71,6 +71,15 @@ def test_a_turned_page_gives_the_exact_fields_and_positions_in_the_sent_image(
     got = engine.recognize_one(jpeg(sent), TRUTH[name]["kind"])
     assert fields(got) == fields(expected(name))
     base = upright[name]
+    # where each field was read moves with the page, like the document's corners
+    up_w, up_h = (sent.height, sent.width) if degrees in (90, 270) else sent.size
+    boxes = base["field_boxes"]
+    assert set(got["field_boxes"]) == set(boxes) and len(boxes) >= 3
+    for field, box in boxes.items():
+        want = [turned(p, degrees, up_w, up_h) for p in corners(box)]
+        pairs = zip(want, corners(got["field_boxes"][field]), strict=True)
+        limit = 0.02 * (up_w**2 + up_h**2) ** 0.5
+        assert all(abs(a - c) + abs(b - d) < limit for (a, b), (c, d) in pairs), field
     if "img_size" not in base:  # ID cards and driving licences report no position
         assert "img_size" not in got
         return
@@ -125,3 +134,28 @@ def test_map_back_moves_every_quadrilateral_and_the_image_size() -> None:
         "img_size": {"w": 100, "h": 50},
     }
     assert answer["img_size"] == {"w": 50, "h": 100}  # the input is left as it was
+
+
+def test_positions_of_an_image_read_scaled_down_are_in_the_pixels_sent(
+    engine: LocalEngine, upright: dict[str, dict[str, Any]]
+) -> None:
+    """A photo larger than the engine reads (MAX_SIDE) is read scaled down; its positions,
+    card corners and field boxes alike, are reported in the image as sent."""
+    name = "driving/driving_01.jpg"
+    with Image.open(SAMPLES / name) as image:
+        big = image.convert("RGB").resize((image.width * 3, image.height * 3))
+    assert max(big.size) > 2400  # read scaled down
+    got = engine.recognize_one(jpeg(big), TRUTH[name]["kind"])
+    base = upright[name]
+    assert got["img_size"] == {"w": big.width, "h": big.height}
+    diagonal = (big.width**2 + big.height**2) ** 0.5
+    pairs = [
+        (corners(base["card_position_front"]), corners(got["card_position_front"])),
+        *(
+            (corners(box), corners(got["field_boxes"][field]))
+            for field, box in base["field_boxes"].items()
+        ),
+    ]
+    for small, large in pairs:
+        for (a, b), (c, d) in zip(small, large, strict=True):
+            assert abs(3 * a - c) + abs(3 * b - d) < 0.02 * diagonal

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,14 @@ from PIL import Image
 
 import ocr_frames as of
 from ocr_frames.kinds import KINDS, spec
-from ocr_frames.local._confidence import CALIBRATION, UNMATCHED, Index, calibrate, confidences
+from ocr_frames.local._confidence import (
+    CALIBRATION,
+    UNMATCHED,
+    Index,
+    calibrate,
+    confidences,
+    field_box,
+)
 from ocr_frames.local._ocr import TextBox
 from ocr_frames.local._suggest import suggest, suggestions
 
@@ -245,3 +253,38 @@ def test_a_price_off_its_dishs_row_lowers_the_items_confidence() -> None:
     assert all(set(item) == {"name", "price", "conf"} for item in out)  # _row never leaks
     bare = confidences("menu", {"menu_items": items}, Index([]))["menu_items"]
     assert all(set(item) == {"name", "price"} for item in bare)
+
+
+def test_a_field_box_is_the_stretch_of_its_line_the_value_was_read_from() -> None:
+    label_and_name = TextBox(
+        "姓名张三",
+        ((100, 20), (180, 20), (180, 40), (100, 40)),  # type: ignore[arg-type]
+        0.99,
+        tuple((0.99, ()) for _ in range(4)),
+    )
+    index = Index([label_and_name])
+    box = field_box(index.match("张三"))
+    assert box == {
+        "pos": {
+            "left_top": {"x": 140, "y": 20},
+            "right_top": {"x": 180, "y": 20},
+            "right_bottom": {"x": 180, "y": 40},
+            "left_bottom": {"x": 140, "y": 40},
+        },
+    }
+    # a line a parser read from a crop has no place on the page: no box
+    cropped = Index([], unplaced=[label_and_name])
+    assert cropped.match("张三") and field_box(cropped.match("张三")) is None
+    assert field_box(index.match("李四")) is None
+
+
+def test_the_local_engine_says_where_each_field_was_read(
+    engine: of.local.LocalEngine, tmp_path: Path
+) -> None:
+    image = Path(__file__).resolve().parents[2] / "sample_data" / "idcard" / "idcard_01.jpg"
+    df = of.recognize([str(image)], "idcard", engine=engine, progress=False, cache_dir=tmp_path)
+    boxes = json.loads(df["field_boxes"].iloc[0])
+    assert {"name", "id", "addr"} <= set(boxes)
+    (name_lt, name_rt, _, name_lb), (id_lt, id_rt, _, _) = boxes["name"], boxes["id"]
+    assert id_lt[1] > name_lb[1]  # the ID number is printed below the name
+    assert id_rt[0] - id_lt[0] > 2 * (name_rt[0] - name_lt[0]) > 0  # and is longer

@@ -173,6 +173,10 @@ def test_session_filters_and_refuses_bad_reviews(driving: Path) -> None:
         session.detail(3)
     assert caught.value.status == 404
     assert session.log.read().num_rows == 0  # nothing refused was written
+    for fields in ({"owner": " "}, {"owner": EVIL}, {"register_date": "2024-02-30"}):
+        with pytest.raises(RequestError) as caught:  # empty, unchanged, no such day
+            session.review(1, json.dumps({"decision": "correct", "fields": fields}).encode())
+        assert caught.value.status == 400, fields
     answer = session.review(
         1, json.dumps({"decision": "correct", "fields": {"owner": " 陈志 "}}).encode()
     )
@@ -180,3 +184,85 @@ def test_session_filters_and_refuses_bad_reviews(driving: Path) -> None:
     assert {f["name"]: f["corrected"] for f in answer["fields"]}["owner"] == "陈志"
     record = session.log.read().to_pylist()[0]
     assert (record["field"], record["old"], record["new"]) == ("owner", EVIL, "陈志")
+
+
+def test_a_run_writes_its_report_with_blurred_thumbnails(
+    emulator: WeChatEmulator, engine: of.WeChatEngine, image_files: ImageFiles, tmp_path: Path
+) -> None:
+    paths = image_files(2)
+    for path in paths:
+        emulator.register(Path(path).read_bytes(), "idcard", {"name": "张三", "id": "1"})
+    report = tmp_path / "audit.html"
+    of.recognize_to_parquet(
+        paths,
+        "idcard",
+        tmp_path / "ids.parquet",
+        engine=engine,
+        cache_dir=tmp_path / "cache",
+        progress=False,
+        report=report,
+        report_thumbnails=True,
+    )
+    page = report.read_text(encoding="utf-8")
+    assert page.count("data:image/jpeg;base64,") >= 2  # in both tables: failing, to review
+    assert "张三" not in page  # masked
+
+
+def test_a_correction_is_checked_against_what_was_read(driving: Path) -> None:
+    masked = ReviewSession(driving)  # masked, the default
+
+    def post(session: ReviewSession, fields: dict[str, str]) -> dict[str, Any]:
+        return session.review(0, json.dumps({"decision": "correct", "fields": fields}).encode())
+
+    with pytest.raises(RequestError, match="whole value"):
+        post(masked, {"owner": "陈*"})  # the masked form typed back
+    with pytest.raises(RequestError, match="approve instead"):
+        post(masked, {"owner": "陈志"})  # the value read, typed in full
+    post(masked, {"register_date": "20240101"})  # as printed on cards: stored as ISO
+    post(masked, {"owner": "陈志远"})
+    post(masked, {"owner": "陈志"})  # undoing a correction is a correction
+    records = masked.log.read().to_pylist()
+    assert [(r["field"], r["new"]) for r in records] == [
+        ("register_date", "2024-01-01"),
+        ("owner", "陈志远"),
+        ("owner", "陈志"),
+    ]
+    final = of.apply_reviews(of.read_parquet(driving), masked.log.path)
+    assert final["owner"].iloc[0] == "陈志"
+    assert str(final["register_date"].iloc[0]) == "2024-01-01"
+
+
+def test_apply_never_overwrites_the_output_or_its_reviews(driving: Path, tmp_path: Path) -> None:
+    from ocr_frames.review import apply_to_file, reviews_path
+
+    for dest in (driving, reviews_path(driving)):
+        with pytest.raises(ValueError, match="write elsewhere"):
+            apply_to_file(driving, dest)
+    table = apply_to_file(driving, tmp_path / "final.parquet")
+    assert list(table["review_status"]) == ["unreviewed"] * 3
+    assert (tmp_path / "final.parquet").stat().st_mode & 0o777 == 0o600
+
+
+def test_the_image_shown_is_the_one_sent_with_the_runs_size_limit(
+    emulator: WeChatEmulator, engine: of.WeChatEngine, tmp_path: Path
+) -> None:
+    import numpy as np
+
+    ramp = np.linspace(0, 255, 1600)[None, :, None] * np.ones((1200, 1, 3))
+    noise = np.random.default_rng(7).normal(0, 12, (1200, 1600, 3))
+    photo = tmp_path / "photo.jpg"
+    Image.fromarray((ramp + noise).clip(0, 255).astype(np.uint8)).save(photo, quality=95)
+    assert photo.stat().st_size > 300_000  # over the run's limit below: re-encoded
+    out = tmp_path / "p.parquet"
+    of.recognize_to_parquet(
+        [str(photo)],
+        "driving",
+        out,
+        engine=engine,
+        cache_dir=False,
+        progress=False,
+        max_bytes=300_000,
+    )
+    session = ReviewSession(out)
+    assert session.image(0).matches is True  # the bytes rebuilt have the row's sha256
+    assert session.images.display(0).matches is False  # with the default limit: not them

@@ -35,7 +35,7 @@ ENTRY_POINTS: dict[str, tuple[Callable[..., Any], frozenset[str]]] = {
         of.recognize_to_parquet,
         frozenset(
             {"images", "kind", "path", "engine", "cache_dir", "file_mode", "report"}
-            | {"review_path"}
+            | {"review_path", "report_thumbnails"}
         ),
     ),
     "df.ocr.recognize": (

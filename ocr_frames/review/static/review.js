@@ -75,6 +75,11 @@
       if (!all.length) return;
       focused = Math.max(0, Math.min(n, all.length - 1));
       all.forEach((tr, k) => tr.classList.toggle("of-focused", k === focused));
+      // the focused field's box on the image, where the engine said where it read it
+      const name = all[focused].dataset.field;
+      document.querySelectorAll("polygon.of-box-field").forEach((box) => {
+        box.classList.toggle("of-focused", box.dataset.field === name);
+      });
     };
     const show = (detail) => {
       const badge = view.querySelector(".of-status");
@@ -124,10 +129,14 @@
       editing = { input, text, field: tr.dataset.field };
       input.focus();
       input.addEventListener("keydown", (event) => {
+        if (event.isComposing) return; // Enter that ends an input method's composition
         if (event.key === "Enter") {
           event.preventDefault();
-          const field = editing.field, value = input.value;
+          const field = editing.field, value = input.value.trim();
+          const before = text.textContent;
           stopEditing();
+          // nothing typed, or the value as it stands: no correction to record
+          if (!value || (!masked && value === before)) return say("nothing changed");
           post({ decision: "correct", fields: { [field]: value } });
         } else if (event.key === "Escape") {
           event.preventDefault();
@@ -160,8 +169,11 @@
       else return;
       event.preventDefault();
     });
-    const unsure = fields().findIndex((tr) => !tr.classList.contains("of-band-high"));
-    focus(unsure >= 0 ? unsure : 0);
+    // start on the least sure field: a red one, else an amber one (not one without a
+    // confidence: many answers give none at all)
+    const first = (band) => fields().findIndex((tr) => tr.classList.contains("of-band-" + band));
+    const unsure = [first("low"), first("medium")].find((k) => k >= 0);
+    focus(unsure === undefined ? 0 : unsure);
   }
 
   if (document.body.dataset.page === "list") listPage();
