@@ -38,6 +38,7 @@ from ocr_frames._run.shortcuts import (
 from ocr_frames._tables.frames import explode
 from ocr_frames._tables.parquet import read_parquet
 from ocr_frames._version import __version__
+from ocr_frames.cascade import Cascade
 from ocr_frames.kinds import KINDS, schema
 from ocr_frames.review import apply_reviews, read_reviews, show
 from ocr_frames.wechat._engine import WeChatEngine
@@ -46,6 +47,7 @@ __all__ = [
     "KINDS",
     "AuthError",
     "BaseEngine",
+    "Cascade",
     "ConfigurationError",
     "Engine",
     "ImageError",

@@ -33,7 +33,9 @@ import pyarrow as pa
 from ocr_frames._errors import ConfigurationError
 
 __all__ = [
+    "ANSWERED_BY",
     "CONF_SUFFIX",
+    "ESCALATED_BECAUSE",
     "EXTRA_COLUMN",
     "FIELD_BOXES",
     "KINDS",
@@ -117,6 +119,11 @@ SUGGESTED_SUFFIX: Final = "_suggested"
 #: say so: the local engine; null for WeChat, which does not).  Text rather than a list of
 #: structs, so a frame holding it round-trips through plain ``to_parquet``/``read_parquet``.
 FIELD_BOXES: Final = "field_boxes"
+
+#: Which engine's answer a row holds, and why it was escalated to it
+#: (:class:`ocr_frames.Cascade`; null for a single engine).
+ANSWERED_BY: Final = "answered_by"
+ESCALATED_BECAUSE: Final = "escalated_because"
 
 COMM_ITEM: Final = pa.struct(
     [pa.field("text", pa.string()), pa.field("conf", pa.float32()), *_quad_fields("pos")]
@@ -289,6 +296,8 @@ def _build_schema(s: KindSpec) -> pa.Schema:
     fields += [pa.field(name + CONF_SUFFIX, pa.float32()) for name in s.confidence_fields]
     fields += [pa.field(name + SUGGESTED_SUFFIX, pa.string()) for name in s.suggested]
     fields.append(pa.field(FIELD_BOXES, pa.string()))
+    fields.append(pa.field(ANSWERED_BY, pa.string()))
+    fields.append(pa.field(ESCALATED_BECAUSE, pa.list_(pa.string())))
     fields += [
         pa.field(EXTRA_COLUMN, pa.string()),
         pa.field("page", pa.int32()),
@@ -381,6 +390,16 @@ def _describe(name: str, s: KindSpec) -> str:
         return (
             f"a reading of `{name[: -len(SUGGESTED_SUFFIX)]}` that passes its check character, "
             "proposed when the value read fails it (never applied); null otherwise"
+        )
+    if name == ANSWERED_BY:
+        return (
+            "with `of.Cascade`: the short name of the engine whose answer the row holds "
+            "(`local`, `wechat`...); null for a single engine"
+        )
+    if name == ESCALATED_BECAUSE:
+        return (
+            "with `of.Cascade`: why the row went to the second engine (the reasons of "
+            "`review_reasons`); empty when it did not, null for a single engine"
         )
     if name == FIELD_BOXES:
         return (

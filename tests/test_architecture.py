@@ -46,12 +46,22 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "_tables",
         "checks mask review",
         "_run",
-        "dask cli",
+        "dask cli cascade",
     )
 )
 """Lowest first: a module may import its own layer's and lower layers' modules only (the
 facade ``ocr_frames/__init__.py`` stands above them all)."""
-PUBLIC_MODULES = ("wechat", "checks", "mask", "review", "local", "testing", "dask", "kinds")
+PUBLIC_MODULES = (
+    "wechat",
+    "checks",
+    "mask",
+    "review",
+    "cascade",
+    "local",
+    "testing",
+    "dask",
+    "kinds",
+)
 PUBLIC_PACKAGES = (*PUBLIC_MODULES, "cli")
 """Their ``_``-modules are their own: no other concern imports one (see :data:`SEAMS`)."""
 SEAMS = frozenset({("_run", f"{PACKAGE}.checks._stream")})

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Answer", "Engine"]
+__all__ = ["AUDIT_KEY", "Answer", "Engine", "RunAware"]
 
 Answer = dict[str, Any]
 
@@ -38,3 +38,36 @@ class Engine(Protocol):
     ) -> Answer: ...
 
     async def aclose(self) -> None: ...
+
+
+#: Key of an answer holding, for a row a composite engine also asked its second engine
+#: about (``Cascade(audit_sample=...)``), whether the two agreed on each field
+#: (``{field: bool}``); the run summary counts it, no column holds it.
+AUDIT_KEY = "audit"
+
+
+@runtime_checkable
+class RunAware(Protocol):
+    """An engine made of engines (:class:`ocr_frames.Cascade`): before its first call, a
+    run hands it the answer cache and the run's policy, which it applies to each of its
+    own engines' calls (the run then neither rate-limits nor retries the composite's
+    calls itself); :attr:`billed_calls` and :attr:`billed` say what was billed."""
+
+    @property
+    def identity(self) -> str: ...
+
+    async def arecognize(
+        self, kind: str, image: bytes | None = None, *, img_url: str | None = None
+    ) -> Answer: ...
+
+    async def aclose(self) -> None: ...
+
+    def bind_run(
+        self, kind: str, cache: Any, *, concurrency: int, rate_limit: Any, retry: Any
+    ) -> None: ...
+
+    @property
+    def billed_calls(self) -> int: ...
+
+    @property
+    def billed(self) -> bool: ...

@@ -42,8 +42,8 @@ from ocr_frames._cache.claims import Claims
 from ocr_frames._cache.derived import DerivedStore
 from ocr_frames._cache.store import NullCache, ResultCache
 from ocr_frames._cache.writer import CacheWriter
-from ocr_frames._engine.contract import Engine
-from ocr_frames._engine.policy import CallPool
+from ocr_frames._engine.contract import Engine, RunAware
+from ocr_frames._engine.policy import CallPool, RetryPolicy
 from ocr_frames._errors import CACHEABLE_CODES, E_BAD_RESPONSE, E_NOT_DONE
 from ocr_frames._http.urlpolicy import download_client
 from ocr_frames._run.chunker import Chunk, Chunker
@@ -133,12 +133,23 @@ class _Run:
     ):
         self.engine, self.cache, self.opts, self.summary = engine, cache, opts, summary
         self.identity, self.kind = engine.identity, kind
+        # an engine of engines (``Cascade``) applies the run's policy to each of its own
+        # engines' calls, and keeps their answers in the run's cache
+        self.composite = isinstance(engine, RunAware)
+        if isinstance(engine, RunAware):
+            engine.bind_run(
+                kind,
+                cache,
+                concurrency=opts.concurrency,
+                rate_limit=opts.rate_limit,
+                retry=opts.retry or RetryPolicy(),
+            )
         self.pool = CallPool(
             engine,
             kind,
             concurrency=opts.concurrency,
-            rate_limit=opts.rate_limit,
-            retry=opts.retry,
+            rate_limit=None if self.composite else opts.rate_limit,
+            retry=RetryPolicy(max_attempts=1) if self.composite else opts.retry,
         )
         self.claims = Claims(cache.directory) if isinstance(cache, ResultCache) else None
         self.writer = CacheWriter(cache, self.claims)
@@ -342,7 +353,13 @@ class _Run:
                         await asyncio.to_thread(self.claims.release_all)
                     finally:
                         self.claims.close()  # later claims of still-running threads: refused
-                self.summary.billed_calls = self.pool.attempts
+                if isinstance(self.engine, RunAware):
+                    self.summary.paid = self.engine.billed
+                self.summary.billed_calls = (
+                    self.engine.billed_calls
+                    if isinstance(self.engine, RunAware)
+                    else self.pool.attempts
+                )
                 self.summary.retries = self.pool.retries
                 if self.derived is not None:
                     self.derived.close()
@@ -361,6 +378,7 @@ class _Run:
                 self.summary.errors[code] += 1
             if code == E_NOT_DONE:
                 self.summary.not_done += 1
+            self.summary.note_route(a)
         if self.pool.stopped is not None:
             self.summary.stopped = str(self.pool.stopped)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,7 +11,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ocr_frames._engine.contract import AUDIT_KEY
 from ocr_frames._errors import QuotaExceeded, error_for_code
+from ocr_frames.kinds import ANSWERED_BY, ESCALATED_BECAUSE
 
 __all__ = ["FirstError", "RunSummary"]
 
@@ -37,11 +40,55 @@ class RunSummary:
     stopped: str | None = None
     elapsed: float = 0.0
     output: str | None = None
+    #: whether the calls counted are billed, when the engine says (a ``Cascade``)
+    paid: bool | None = None
+    #: a ``Cascade``'s routing: rows per engine that answered, rows escalated and why,
+    #: and per field [agreed, compared] on the audited rows
+    answered_by: Counter[str] = field(default_factory=Counter)
+    escalated: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    audit: dict[str, list[int]] = field(default_factory=dict)
+
+    def note_route(self, answer: Mapping[str, Any]) -> None:
+        """Count a row's routing (:data:`~ocr_frames.kinds.ANSWERED_BY` ...), if any."""
+        by = answer.get(ANSWERED_BY)
+        if not isinstance(by, str):
+            return
+        self.answered_by[by] += 1
+        because = answer.get(ESCALATED_BECAUSE)
+        if isinstance(because, list) and because:
+            self.escalated += 1
+            self.reasons.update(str(r) for r in because)
+        audit = answer.get(AUDIT_KEY)
+        if isinstance(audit, dict):
+            for name, agreed in audit.items():
+                counts = self.audit.setdefault(str(name), [0, 0])
+                counts[0] += bool(agreed)
+                counts[1] += 1
+
+    @property
+    def cascade(self) -> dict[str, Any] | None:
+        """What a ``Cascade`` did (None for another engine): ``answered_by``,
+        ``escalated``, ``reasons``, ``audited`` rows and ``agree_rate`` per field."""
+        if not self.answered_by:
+            return None
+        audited = max((n for _, n in self.audit.values()), default=0)
+        return {
+            "answered_by": dict(self.answered_by.most_common()),
+            "escalated": self.escalated,
+            "reasons": dict(self.reasons.most_common()),
+            "audited": audited,
+            "agree_rate": {
+                name: round(agreed / n, 4) for name, (agreed, n) in sorted(self.audit.items())
+            },
+        }
 
     @property
     def billed(self) -> bool:
         """Whether the engine's calls are billed: the WeChat platform (or a gateway or
         emulator speaking its protocol, identity ``wechat@...``)."""
+        if self.paid is not None:
+            return self.paid
         return self.engine.partition("@")[0] == "wechat"
 
     @property
@@ -57,6 +104,9 @@ class RunSummary:
             f"{self.duplicates} duplicates, {self.billed_calls} {calls} "
             f"({self.retries} retries) in {self.elapsed:.1f}s"
         )
+        if self.answered_by:
+            routes = ", ".join(f"{n} {by}" for by, n in self.answered_by.most_common())
+            text += f"; answered by {routes} ({self.escalated} escalated)"
         if self.stopped:
             text += f"; STOPPED: {self.stopped} ({self.not_done} rows not done)"
         return text
@@ -75,6 +125,7 @@ class RunSummary:
             "not_done": self.not_done,
             "stopped": self.stopped,
             "elapsed": round(self.elapsed, 3),
+            **({"cascade": self.cascade} if self.answered_by else {}),
         }
 
 

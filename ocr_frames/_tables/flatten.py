@@ -43,6 +43,7 @@ from typing import Any, Final
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ocr_frames._engine.contract import AUDIT_KEY
 from ocr_frames._tables.dates import date_arrays, validity_arrays
 from ocr_frames._tables.leaves import (
     CACHED,
@@ -57,8 +58,10 @@ from ocr_frames._tables.leaves import (
     columns,
 )
 from ocr_frames.kinds import (
+    ANSWERED_BY,
     CONF_SUFFIX,
     CORNERS,
+    ESCALATED_BECAUSE,
     EXTRA_COLUMN,
     FIELD_BOXES,
     KINDS,
@@ -160,6 +163,14 @@ def _list_array(values: Sequence[object], list_type: pa.ListType) -> pa.Array:
     return pa.ListArray.from_arrays(offsets, struct, type=list_type, mask=is_null)
 
 
+def _texts(values: Sequence[object]) -> pa.Array:
+    """A ``list<string>`` column: a list's text items kept, anything else null."""
+    lists = [
+        [v for v in value if type(v) is str] if type(value) is list else None for value in values
+    ]
+    return pa.array(lists, type=pa.list_(pa.string()))
+
+
 def _field_boxes(values: Sequence[object]) -> pa.Array:
     """The ``field_boxes`` column (see the module docstring): null for no boxes."""
     out: list[str | None] = []
@@ -195,7 +206,12 @@ class _Plan:
     @classmethod
     def of(cls, kind_spec: KindSpec) -> _Plan:
         texts = (*kind_spec.strings, *kind_spec.dates, "errmsg", "rid", "sha256")
-        lists = (*([kind_spec.list_field] if kind_spec.list_field else []), FIELD_BOXES)
+        lists = (
+            *([kind_spec.list_field] if kind_spec.list_field else []),
+            FIELD_BOXES,
+            ANSWERED_BY,
+            ESCALATED_BECAUSE,
+        )
         others = (*lists, "page", "errcode")
         int_names = [f"{key}_{suffix}" for key in kind_spec.positions for suffix in _QUAD_SUFFIXES]
         int_names += ["img_size_w", "img_size_h"] if kind_spec.img_size else []
@@ -203,7 +219,7 @@ class _Plan:
         by_field = (key for key, *_ in _BY_FIELD)
         known = frozenset(
             (*texts, *others, *kind_spec.positions, *STATUS_COLUMNS, "img_size", *by_field)
-        )
+        ) | {AUDIT_KEY}  # a composite engine's note for the run summary: no column
         return cls(
             texts,
             others,
@@ -323,6 +339,8 @@ def to_arrow(kind: str, answers: Sequence[Mapping[str, Any]]) -> pa.Table:
             list_type = target.field(kind_spec.list_field).type
             arrays[kind_spec.list_field] = _list_array(raw[kind_spec.list_field], list_type)
         arrays[FIELD_BOXES] = _field_boxes(raw[FIELD_BOXES])
+        arrays[ANSWERED_BY] = build(raw[ANSWERED_BY], TEXT)
+        arrays[ESCALATED_BECAUSE] = _texts(raw[ESCALATED_BECAUSE])
         for name in kind_spec.dates:
             arrays[name], arrays[f"{name}_raw"] = date_arrays(arrays[name])
         if kind_spec.validity_field:

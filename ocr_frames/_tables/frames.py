@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ocr_frames.kinds import KINDS, spec
+from ocr_frames.kinds import ESCALATED_BECAUSE, KINDS, spec
 
 __all__ = ["explode", "pandas_dtype", "to_pandas"]
 
@@ -53,13 +53,20 @@ def to_pandas(table: pa.Table, index: pd.Index | None = None) -> pd.DataFrame:
 
     int → ``Int64``/``Int32``, float → ``Float64``, bool → ``boolean``, string →
     ``pd.StringDtype("pyarrow")``, date32 and lists → ``pd.ArrowDtype`` (dates stay
-    ``datetime.date``).  ``index``, if given, becomes the frame's index (same length).
+    ``datetime.date``), but ``escalated_because``: Python lists of text (object), so a
+    frame round-trips through plain ``to_parquet``/``pd.read_parquet``.  ``index``, if
+    given, becomes the frame's index (same length).
     """
     frame: pd.DataFrame = table.to_pandas(types_mapper=pandas_dtype)
     if index is not None:
         if len(index) != len(frame):
             raise ValueError(f"index has {len(index)} entries, the table {len(frame)} rows")
         frame.index = index
+    if ESCALATED_BECAUSE in frame.columns:
+        # plain Python lists: pandas cannot read back the ArrowDtype ``list<string>`` it
+        # names in a file's metadata, and every kind has this column (df.to_parquet)
+        values = table.column(ESCALATED_BECAUSE).to_pylist()
+        frame[ESCALATED_BECAUSE] = pd.Series(values, index=frame.index, dtype=object)
     return frame
 
 

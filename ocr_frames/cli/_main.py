@@ -26,6 +26,8 @@ from ocr_frames._engine.contract import Engine
 from ocr_frames._errors import LOCAL_CODES, PLATFORM_CODES, OCRError, QuotaExceeded
 from ocr_frames._run.estimate import estimate_cost
 from ocr_frames._run.output import check_file_path, recognize_to_parquet
+from ocr_frames._run.pipeline import recognize
+from ocr_frames.cascade import Cascade
 from ocr_frames.cli._demo import run_demo
 from ocr_frames.cli._inputs import read_images
 from ocr_frames.cli._parser import build_parser, run_options
@@ -40,6 +42,14 @@ EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process killed by i
 
 
 def _engine(args: argparse.Namespace) -> Engine:
+    if args.engine == "cascade":
+        paid = None if args.dry_run else _wechat(args)
+        return Cascade(
+            LocalEngine(),
+            paid,
+            escalate_below=args.escalate_below,
+            audit_sample=args.audit_sample,
+        )
     if args.engine == "local":
         if args.proxy:
             raise SystemExit(
@@ -47,6 +57,10 @@ def _engine(args: argparse.Namespace) -> Engine:
                 "(downloads follow HTTPS_PROXY/HTTP_PROXY from the environment)"
             )
         return LocalEngine()
+    return _wechat(args)
+
+
+def _wechat(args: argparse.Namespace) -> WeChatEngine:
     return WeChatEngine.from_env(
         appid=args.appid,
         base_url=args.base_url,
@@ -65,6 +79,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             check_file_path(args.review_only, "--review-only", folder_made=True)
     images = read_images(args.input, column=args.column)
     engine = _engine(args)
+    if args.dry_run and isinstance(engine, Cascade):
+        return _cascade_dry_run(images, args, engine)
     if args.dry_run:
         estimate = estimate_cost(
             images,
@@ -101,6 +117,28 @@ def _cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_QUOTA
+    return EXIT_OK
+
+
+def _cascade_dry_run(images: Any, args: argparse.Namespace, engine: Cascade) -> int:
+    """Run the local engine only (free) and say how many rows the cascade would send to
+    WeChat, why, and what that costs at ``--price``."""
+    df = recognize(
+        images,
+        args.kind,
+        engine=engine,
+        cache_dir=False if args.no_cache else args.cache_dir,
+        progress=args.progress,
+    )
+    info = df.attrs["ocr_frames"].get("cascade") or {}
+    escalated, rows = int(info.get("escalated", 0)), len(df)
+    reasons = ", ".join(f"{r} {n}" for r, n in list(info.get("reasons", {}).items())[:8])
+    cost = f"; at {args.price:g} a call: {escalated * args.price:.2f}" if args.price else ""
+    print(
+        f"dry run (local engine only): {rows} rows, {escalated} would go to wechat "
+        f"({100 * escalated / rows if rows else 0:.1f}%; {reasons or 'no reason'}){cost}; "
+        "nothing was sent to wechat"
+    )
     return EXIT_OK
 
 

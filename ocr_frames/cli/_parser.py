@@ -18,6 +18,7 @@ from ocr_frames._engine.policy import RetryPolicy
 from ocr_frames._errors import ConfigurationError
 from ocr_frames._run.options import ON_ERROR_MODES, URL_MODES, RunOptions
 from ocr_frames._version import __version__
+from ocr_frames.cascade import DEFAULT_ESCALATE_BELOW
 from ocr_frames.kinds import KINDS
 
 __all__ = ["RUN_EXTRAS", "build_parser", "run_options"]
@@ -30,6 +31,8 @@ RUN_EXTRAS: Final = frozenset(
         "out",
         "column",
         "engine",
+        "escalate_below",
+        "audit_sample",
         "base_url",
         "appid",
         "token_endpoint",
@@ -70,6 +73,16 @@ def _file_mode(text: str) -> int:
         return parse_file_mode(text)
     except ConfigurationError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _unit(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be within 0 and 1, got {text}")
+    return value
 
 
 def _date(text: str) -> date:
@@ -213,7 +226,29 @@ def _add_run(sub: Any) -> None:
     run.add_argument("--kind", "-k", required=True, choices=KINDS, help="document kind")
     run.add_argument("--out", "-o", required=True, metavar="OUT.parquet", help="output file")
     run.add_argument("--column", "-c", help="column holding paths/URLs (table inputs)")
-    run.add_argument("--engine", choices=("wechat", "local"), default="wechat")
+    run.add_argument(
+        "--engine",
+        choices=("wechat", "local", "cascade"),
+        default="wechat",
+        help="wechat (billed), local (offline, free), or cascade: local first, then wechat "
+        "for the rows it is unsure of (default: wechat)",
+    )
+    run.add_argument(
+        "--escalate-below",
+        type=_unit,
+        default=DEFAULT_ESCALATE_BELOW,
+        metavar="CONF",
+        help="cascade: a field confidence below this sends the row to wechat "
+        f"(default {DEFAULT_ESCALATE_BELOW}); errors, failed checks and quality warnings do too",
+    )
+    run.add_argument(
+        "--audit-sample",
+        type=_unit,
+        default=0.0,
+        metavar="FRACTION",
+        help="cascade: also send this fraction of the rows kept from local to wechat, and "
+        "report how often the two agreed per field (default 0)",
+    )
     run.add_argument("--base-url", help="WeChat API base URL (proxy or emulator)")
     run.add_argument("--appid", help="WeChat appid (else WECHAT_APPID)")
     run.add_argument("--token-endpoint", choices=("stable_token", "token"), default="stable_token")
@@ -229,7 +264,9 @@ def _add_run(sub: Any) -> None:
     run.add_argument(
         "--dry-run",
         action="store_true",
-        help="read and hash the inputs, ask the cache, print how many calls would be billed",
+        help="read and hash the inputs, ask the cache, print how many calls would be billed "
+        "(with --engine cascade: run the local engine only, free, and print how many rows "
+        "would go to wechat)",
     )
     run.add_argument("--price", type=float, help="price per call, for --dry-run's estimate")
     run.add_argument(

@@ -60,7 +60,9 @@ import pyarrow.parquet as pq
 from ocr_frames._tables.dates import split_validity
 from ocr_frames.checks import add_checks, add_review, resolve_kind
 from ocr_frames.kinds import (
+    ANSWERED_BY,
     CONF_SUFFIX,
+    ESCALATED_BECAUSE,
     EXTRA_COLUMN,
     FIELD_BOXES,
     STATUS_COLUMNS,
@@ -105,7 +107,7 @@ def kind_of_parquet(path: str | os.PathLike[str]) -> str | None:
 def correctable_fields(kind: str) -> dict[str, pa.DataType]:
     """The columns of ``kind`` a reviewer may correct, with their Arrow types."""
     s = spec(kind)
-    derived = {EXTRA_COLUMN, FIELD_BOXES, "page", *STATUS_COLUMNS}
+    derived = {EXTRA_COLUMN, FIELD_BOXES, ANSWERED_BY, ESCALATED_BECAUSE, "page", *STATUS_COLUMNS}
     if s.validity_field:
         derived |= {f"{s.validity_field}_{part}" for part in ("start", "end", "long_term")}
     return {

@@ -347,3 +347,27 @@ def test_import_ocr_frames_does_not_import_dask() -> None:
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.stdout.split() == ["False", "False"], out.stderr
+
+
+def test_a_cascade_runs_on_the_workers_and_pays_only_for_escalated_rows(
+    client: Any, emulator: WeChatEmulator, image_files: ImageFiles, tmp_path: Path
+) -> None:
+    """Both engines reach the workers; the paid one is asked about the unsure rows only,
+    under the cluster-wide rate limit."""
+    paths = image_files(8)
+    with WeChatEmulator() as free:
+        for n, path in enumerate(paths):
+            data = Path(path).read_bytes()
+            sure = 0.3 if n % 3 == 0 else 0.99  # rows 0, 3, 6: unsure of the number
+            free.register(data, "bankcard", {"number": f"free{n}", "confidence": {"number": sure}})
+            emulator.register(data, "bankcard", {"number": f"paid{n}"})
+        cascade = of.Cascade(engine_for(free), engine_for(emulator), quality=False, checks=False)
+        out = ofd.recognize(
+            frame_of(paths), "path", "bankcard", engine=cascade, cache_dir=tmp_path, rate_limit=50
+        )
+        df = out.compute()
+    assert list(df["number"]) == [f"paid{n}" if n % 3 == 0 else f"free{n}" for n in range(8)]
+    assert [list(r) for r in df["escalated_because"]] == [
+        ["low confidence: number"] if n % 3 == 0 else [] for n in range(8)
+    ]
+    assert emulator.total_billed == 3
