@@ -6,12 +6,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-from bench import common, generalise, local_throughput, trust
+from bench import cascade, common, generalise, local_throughput, trust
 
 OUT = common.ROOT / "BENCHMARKS.md"
 NOTES = common.ROOT / "bench" / "notes.md"
 LOCAL_ENGINE = common.RESULTS / "local_engine.md"
 QUALITY = common.RESULTS / "quality.md"
+CASCADE = common.RESULTS / "cascade.md"
 
 
 def _f(value: Any, digits: int = 1) -> str:
@@ -452,6 +453,7 @@ def write(path: Path = OUT) -> Path:
         ("local_accuracy", generalise.targets),
         ("local_throughput", local_throughput_targets),
         ("trust", trust.targets),
+        ("cascade", cascade.targets),
     ):
         if (r := common.load(name)) is not None and "error" not in r:
             results[name] = {**r, "targets": targets(r)}
@@ -488,6 +490,9 @@ def write(path: Path = OUT) -> Path:
         lines += ["## Local engine", "", *demoted, ""]
     if (result := common.load("trust")) is not None and "error" not in result:
         text = trust.markdown(result).splitlines()
+        lines += [f"#{line}" if line.startswith("#") else line for line in text] + [""]
+    if CASCADE.exists():  # python -m bench.cascade --split report --per-kind 15
+        text = CASCADE.read_text().strip().splitlines()
         lines += [f"#{line}" if line.startswith("#") else line for line in text] + [""]
     if QUALITY.exists():  # python -m bench.quality --split report (see docs/quality.md)
         text = QUALITY.read_text().strip().splitlines()

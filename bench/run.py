@@ -1,4 +1,4 @@
-"""``make bench``: run the eight benchmarks, save their results, regenerate BENCHMARKS.md.
+"""``make bench``: run the nine benchmarks, save their results, regenerate BENCHMARKS.md.
 
     python -m bench.run                      # everything (~10 minutes on 2 cores)
     python -m bench.run --only flatten       # one or more (comma-separated); the others'
@@ -22,6 +22,7 @@ from typing import Any
 
 from bench import (
     cached_rerun,
+    cascade,
     common,
     flatten,
     generalise,
@@ -42,6 +43,7 @@ BENCHMARKS: dict[str, tuple[Callable[[bool], dict[str, Any]], Any]] = {
     "local_accuracy": (generalise.bench, None),
     "local_throughput": (local_throughput.run, None),
     "trust": (trust.bench, None),
+    "cascade": (cascade.bench, cascade.plot),
 }
 
 

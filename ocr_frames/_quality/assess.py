@@ -28,7 +28,7 @@ from ocr_frames._quality.pixels import (
 )
 from ocr_frames._quality.regions import layout
 
-__all__ = ["PENALTIES", "WARNINGS", "Quality", "assess", "fired"]
+__all__ = ["PENALTIES", "PROVENANCE_WARNINGS", "WARNINGS", "Quality", "assess", "fired"]
 
 WARNINGS: Final[tuple[str, ...]] = (
     "warn_blur",
@@ -39,6 +39,12 @@ WARNINGS: Final[tuple[str, ...]] = (
     "warn_occluded",
     "warn_low_resolution",
     "warn_edited",
+)
+#: Warnings about where the image comes from (a copy, a screen, an editor), not about
+#: whether it can be read: a second reading cannot clear them (``Cascade`` escalates on
+#: the others only; a person still looks, through ``needs_review``).
+PROVENANCE_WARNINGS: Final = frozenset(
+    {"warn_greyscale_copy", "warn_screen_reshoot", "warn_edited"}
 )
 #: Points taken off 100 for each warning that fires: unreadable (blur, low resolution)
 #: and not-the-original (screen, copy, edit) weigh more than a partly hidden field.

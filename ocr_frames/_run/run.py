@@ -355,12 +355,12 @@ class _Run:
                         self.claims.close()  # later claims of still-running threads: refused
                 if isinstance(self.engine, RunAware):
                     self.summary.paid = self.engine.billed
-                self.summary.billed_calls = (
-                    self.engine.billed_calls
-                    if isinstance(self.engine, RunAware)
-                    else self.pool.attempts
-                )
-                self.summary.retries = self.pool.retries
+                    self.summary.billed_calls = self.engine.billed_calls
+                    self.summary.retries = self.engine.retries
+                    self.engine.unbind_run()
+                else:
+                    self.summary.billed_calls = self.pool.attempts
+                    self.summary.retries = self.pool.retries
                 if self.derived is not None:
                     self.derived.close()
                 if self.assessor is not None:

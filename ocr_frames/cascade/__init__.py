@@ -7,9 +7,13 @@
 :class:`Cascade` is an engine like any other.  Each image goes to ``first``; its answer is
 judged as ``needs_review`` judges a row (:mod:`ocr_frames.checks`): an error, a field
 whose confidence is below ``escalate_below``, a failing check (the checks of one row: the
-duplicate checks need the whole table and are left out), a quality warning of the image
-(``quality=True``).  A row with any of these reasons goes to ``then``, and the answer of
-``then`` is kept (the one of ``first`` when ``then`` fails on it).  ``escalate``, a
+duplicate checks need the whole table and are left out), and with ``quality=True`` (off
+by default, see :data:`DEFAULT_QUALITY`) a quality warning of the image.  Left out as
+well: what a second reading cannot change, the document's expiry (``check_not_expired``,
+see ``CheckInfo.reread``) and where its image comes from (a copy, a screen photo, an
+editor: ``PROVENANCE_WARNINGS``); those rows still need review by a person.  A row
+with any of these reasons goes to ``then``, and the answer of ``then`` is kept (the one
+of ``first`` when ``then`` fails on it).  ``escalate``, a
 callable taking that judged row (a pandas Series of the kind's columns with ``check_*``,
 ``warn_*`` and ``review_reasons``) and returning a bool, replaces the rule for the rows
 ``first`` did read (an error answer always goes on: there is nothing to keep).  Name it
@@ -52,18 +56,27 @@ import pandas as pd
 from ocr_frames._cache.store import ResultCache
 from ocr_frames._engine.contract import AUDIT_KEY, Answer, Engine
 from ocr_frames._engine.policy import CallPool, Limiter, RetryPolicy
-from ocr_frames._errors import CACHEABLE_CODES, QUOTA_CODES
-from ocr_frames._quality.assess import assess
+from ocr_frames._errors import CACHEABLE_CODES, ConfigurationError
+from ocr_frames._quality.assess import PROVENANCE_WARNINGS, assess
 from ocr_frames._run.quality import quality_columns
 from ocr_frames._tables.flatten import to_arrow
 from ocr_frames._tables.frames import to_pandas
-from ocr_frames.checks import add_checks, add_review
+from ocr_frames.checks import CHECKS, add_checks, add_review
 from ocr_frames.kinds import ANSWERED_BY, ESCALATED_BECAUSE, spec
 
-__all__ = ["DEFAULT_ESCALATE_BELOW", "Cascade", "short_name"]
+__all__ = ["DEFAULT_ESCALATE_BELOW", "DEFAULT_QUALITY", "Cascade", "short_name"]
 
-#: a field confidence below it escalates the row (the review threshold's default)
-DEFAULT_ESCALATE_BELOW: Final = 0.9
+#: a field confidence below it escalates the row.  Chosen on the evaluation set's tuning
+#: split (``python -m bench.cascade --split tune --per-kind 10``) as the threshold with the
+#: lowest bill whose field exact-match stays within 0.5 points of WeChat-only: 0.8 bills
+#: 12.9% of WeChat-only's calls at -0.29 points (0.9: 21.2% at -0.04; 0.5: 5.8% at -0.78).
+#: A person reviewing rows keeps ``review_threshold`` 0.9: a look costs more than a call.
+DEFAULT_ESCALATE_BELOW: Final = 0.8
+#: whether quality warnings escalate by default: no.  On the evaluation set's tuning split
+#: (``python -m bench.cascade --split tune --per-kind 10``) they raised the bill from 21%
+#: to 32% of WeChat-only's calls and made no field right that confidence and checks had
+#: not already sent on (99.96% either way); see BENCHMARKS.md, "Cascade"
+DEFAULT_QUALITY: Final = False
 #: checks that compare rows with each other: not a property of one image
 _TABLE_CHECKS: Final = (
     "check_image_unique",
@@ -104,7 +117,7 @@ class Cascade:
         escalate: Escalate | None = None,
         escalate_below: float = DEFAULT_ESCALATE_BELOW,
         checks: bool = True,
-        quality: bool = True,
+        quality: bool = DEFAULT_QUALITY,
         audit_sample: float = 0.0,
         seed: int = 0,
         as_of: date | None = None,
@@ -123,11 +136,12 @@ class Cascade:
         self._cache: Any = None
         self._pools: dict[str, tuple[CallPool, CallPool | None]] = {}
         self._policy: dict[str, Any] = {}
+        self._bound = False
 
     def __getstate__(self) -> dict[str, Any]:
         """Picklable (Dask sends engines to its workers): without the run's cache and pools,
         which belong to one process and one event loop; the next run binds new ones."""
-        return {**self.__dict__, "_cache": None, "_pools": {}, "_policy": {}}
+        return {**self.__dict__, "_cache": None, "_pools": {}, "_policy": {}, "_bound": False}
 
     # --- the engine protocol ---------------------------------------------------------------
 
@@ -140,6 +154,7 @@ class Cascade:
             f"checks={int(self.checks)}",
             f"quality={int(self.quality)}",
             f"audit={self.audit_sample:g}/{self.seed}",
+            *([f"as_of={self.as_of.isoformat()}"] if self.as_of else []),
             *([f"rule={rule}"] if rule else []),
         ]
         return f"cascade[{self.first.identity}>{then};{','.join(parts)}]"
@@ -155,17 +170,32 @@ class Cascade:
             kept = {**answer, ANSWERED_BY: short_name(self.first), ESCALATED_BECAUSE: []}
             if self._audited(digest):
                 agreed = await self._audit(then_pool, kind, digest, image, img_url, answer)
+                if (spent := self._spent(then_pool)) is not None:
+                    return spent
                 if agreed is not None:
                     kept[AUDIT_KEY] = agreed
             return kept
         if then_pool is None or self.then is None:  # a dry run: what would be escalated
             return {**answer, ANSWERED_BY: short_name(self.first), ESCALATED_BECAUSE: reasons}
         paid = await self._ask(then_pool, self.then, kind, digest, image, img_url)
+        if (spent := self._spent(then_pool)) is not None:
+            return spent  # the paid engine's quota: the run stops, as a WeChat run does
         code = _code(paid)
-        if code != 0 and code not in QUOTA_CODES and _code(answer) == 0:
-            # keep what first read; the reasons say why it was asked about
+        if code in CACHEABLE_CODES and code != 0 and _code(answer) == 0:
+            # then found no document where first read one: keep what first read (the
+            # reasons say why it was asked about)
             return {**answer, ANSWERED_BY: short_name(self.first), ESCALATED_BECAUSE: reasons}
+        # then's answer, or its passing failure (network, system error): not cached, so
+        # the row is asked about again on the next run
         return {**paid, ANSWERED_BY: short_name(self.then), ESCALATED_BECAUSE: reasons}
+
+    @staticmethod
+    def _spent(pool: CallPool | None) -> Answer | None:
+        """The quota answer once the paid engine's pool stopped for a spent quota (the
+        outer run then stops too), else None."""
+        if pool is None or pool.stopped is None:
+            return None
+        return {"errcode": pool.stopped.errcode, "errmsg": pool.stopped.message}
 
     async def aclose(self) -> None:
         await self.first.aclose()
@@ -186,15 +216,33 @@ class Cascade:
         """Called by a run before its first call: the answer cache (each engine's answers
         are kept there under its own identity), and the run's policy, applied to each
         engine's calls (the rate limit to ``then``'s only)."""
+        if self._bound:
+            raise ConfigurationError(
+                "this Cascade is in use by another run: give each concurrent run its own"
+            )
+        self._bound = True
         self._cache = cache if isinstance(cache, ResultCache) else None
         self._policy = {"concurrency": concurrency, "rate_limit": rate_limit, "retry": retry}
         self._pools = {}
         self._pool(kind)
 
+    def unbind_run(self) -> None:
+        """Called by the run at its end: the cascade may serve another run."""
+        self._bound = False
+        self._cache = None
+
     @property
     def billed_calls(self) -> int:
         """Calls made to ``then`` in this run, retries included (what it bills)."""
         return sum(then.attempts for _, then in self._pools.values() if then is not None)
+
+    @property
+    def retries(self) -> int:
+        """Retries of both engines' calls in this run."""
+        return sum(
+            first.retries + (then.retries if then is not None else 0)
+            for first, then in self._pools.values()
+        )
 
     @property
     def billed(self) -> bool:
@@ -224,10 +272,14 @@ class Cascade:
         if _code(answer) != 0:
             return [f"errcode {_code(answer)}"]
         row = self.judged(kind, answer, image)
-        found = [str(r) for r in (row.get("review_reasons") or [])]
+        found = [r for r in map(str, row.get("review_reasons") or []) if _rereadable(r)]
         if self.escalate is None:
             return found
-        if not self.escalate(row):
+        try:
+            verdict = bool(self.escalate(row))
+        except Exception as exc:  # a rule that fails on a row (a missing value): escalate
+            return [f"escalate rule failed: {type(exc).__name__}"]
+        if not verdict:
             return []
         return found or ["escalate"]
 
@@ -283,13 +335,25 @@ class Cascade:
         if pool is None or self.then is None:
             return None
         paid = await self._ask(pool, self.then, kind, digest, image, img_url)
+        if _code(paid) not in CACHEABLE_CODES:
+            return None  # no answer to compare with (a failure, a spent quota)
         if _code(paid) != 0:
-            return None
+            paid = {}  # then found no document: every field first read disagrees
         return {
             name: _same(answer.get(name), paid.get(name))
             for name in spec(kind).confidence_fields
             if answer.get(name) not in (None, "") or paid.get(name) not in (None, "")
         }
+
+
+def _rereadable(reason: str) -> bool:
+    """Whether another engine's reading may clear ``reason``: not the expiry of the
+    document (``CheckInfo.reread``), nor where its image comes from
+    (:data:`~ocr_frames._quality.assess.PROVENANCE_WARNINGS`)."""
+    if reason in PROVENANCE_WARNINGS:
+        return False
+    info = CHECKS.get(reason)
+    return info is None or info.reread
 
 
 def _code(answer: Mapping[str, Any]) -> int:

@@ -21,6 +21,10 @@ class CheckInfo:
     problem: str = ""
     #: summary of other columns: adds nothing to ``check_problems`` itself
     composite: bool = False
+    #: a failure may come from a misreading, so another engine's reading may pass it
+    #: (False: it is about what the document says, e.g. its expiry: ``Cascade`` does not
+    #: pay a second engine for it; a person still looks, through ``needs_review``)
+    reread: bool = True
 
 
 _RIC: Final = "GB 11643-1999"
@@ -71,6 +75,7 @@ CHECKS: Final[dict[str, CheckInfo]] = {
         "document still valid on as_of (长期 never expires)",
         "居民身份证法 art. 5; 机动车驾驶证申领和使用规定",
         "document expired",
+        reread=False,
     ),
     "check_dates_ordered": CheckInfo(
         "the document's dates are in order (start < end, birth < issue ...)",

@@ -48,6 +48,7 @@ def _engine(args: argparse.Namespace) -> Engine:
             LocalEngine(),
             paid,
             escalate_below=args.escalate_below,
+            quality=args.escalate_on_quality,
             audit_sample=args.audit_sample,
         )
     if args.engine == "local":
@@ -132,12 +133,14 @@ def _cascade_dry_run(images: Any, args: argparse.Namespace, engine: Cascade) -> 
     )
     info = df.attrs["ocr_frames"].get("cascade") or {}
     escalated, rows = int(info.get("escalated", 0)), len(df)
+    routed = [bool(r is not None and len(r)) for r in df["escalated_because"]]
+    calls = df.loc[routed, "sha256"].nunique()  # a duplicate image is asked about once
     reasons = ", ".join(f"{r} {n}" for r, n in list(info.get("reasons", {}).items())[:8])
-    cost = f"; at {args.price:g} a call: {escalated * args.price:.2f}" if args.price else ""
+    cost = f"; at {args.price:g} a call: at most {calls * args.price:.2f}" if args.price else ""
     print(
         f"dry run (local engine only): {rows} rows, {escalated} would go to wechat "
-        f"({100 * escalated / rows if rows else 0:.1f}%; {reasons or 'no reason'}){cost}; "
-        "nothing was sent to wechat"
+        f"({100 * escalated / rows if rows else 0:.1f}%; {reasons or 'no reason'}), "
+        f"{calls} billed calls{cost}; nothing was sent to wechat"
     )
     return EXIT_OK
 

@@ -32,6 +32,7 @@ RUN_EXTRAS: Final = frozenset(
         "column",
         "engine",
         "escalate_below",
+        "escalate_on_quality",
         "audit_sample",
         "base_url",
         "appid",
@@ -239,7 +240,13 @@ def _add_run(sub: Any) -> None:
         default=DEFAULT_ESCALATE_BELOW,
         metavar="CONF",
         help="cascade: a field confidence below this sends the row to wechat "
-        f"(default {DEFAULT_ESCALATE_BELOW}); errors, failed checks and quality warnings do too",
+        f"(default {DEFAULT_ESCALATE_BELOW}); errors and failed checks do too",
+    )
+    run.add_argument(
+        "--escalate-on-quality",
+        action="store_true",
+        help="cascade: image-quality warnings (blur, glare, occlusion...) send a row to wechat "
+        "too (default: only errors, low confidence and failed checks do)",
     )
     run.add_argument(
         "--audit-sample",

@@ -21,7 +21,16 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from ocr_frames.kinds import CONF_SUFFIX, CORNERS, FIELD_BOXES, SUGGESTED_SUFFIX, KindSpec, spec
+from ocr_frames.kinds import (
+    ANSWERED_BY,
+    CONF_SUFFIX,
+    CORNERS,
+    ESCALATED_BECAUSE,
+    FIELD_BOXES,
+    SUGGESTED_SUFFIX,
+    KindSpec,
+    spec,
+)
 from ocr_frames.mask import mask_frame
 
 __all__ = [
@@ -195,6 +204,8 @@ def row_detail(
         "checks_failed": _failed_checks(row),
         "warnings": warnings,
         "quality_score": _plain(row.get("quality_score")),
+        "answered_by": _plain(row.get(ANSWERED_BY)),
+        "escalated_because": _plain(row.get(ESCALATED_BECAUSE)) or [],
         "boxes": _quads(row, s),
         "masked": mask,
     }
@@ -333,6 +344,16 @@ def _chips(names: Sequence[str], css: str) -> str:
     return "".join(f"<span class='of-chip {css}'>{_e(n)}</span>" for n in names)
 
 
+def _answered(detail: Mapping[str, Any]) -> str:
+    """`` · answered by wechat (escalated: ...)`` for a cascade's row, else nothing."""
+    by = detail.get("answered_by")
+    if not by:
+        return ""
+    why = detail.get("escalated_because") or []
+    escalated = f" (escalated: {', '.join(map(str, why))})" if why else ""
+    return f" · answered by {_e(by)}{_e(escalated)}"
+
+
 def render_row(detail: Mapping[str, Any], image: ImageRef | None) -> str:
     """The row view as an HTML fragment: image with boxes, then status, reasons, fields
     (coloured by confidence), failed checks and warnings.  Every value is escaped."""
@@ -348,7 +369,7 @@ def render_row(detail: Mapping[str, Any], image: ImageRef | None) -> str:
         "<div class='of-right'>"
         f"<p class='of-head'><span class='of-status of-status-{_e(detail['status'])}'>"
         f"{_e(detail['status'])}</span> row {detail['row']} · {_e(file_name(detail['source']))}"
-        f"{' · page ' + _e(detail['page']) if detail['page'] else ''}</p>"
+        f"{' · page ' + _e(detail['page']) if detail['page'] else ''}{_answered(detail)}</p>"
         f"{error}<div class='of-reasons'>{_chips(detail['reasons'], 'of-reason')}</div>"
         f"<table class='of-fields'><thead><tr><th>field</th><th>value</th><th>conf</th></tr>"
         f"</thead><tbody>{_field_rows(detail)}</tbody></table>{_items_html(detail)}"

@@ -122,6 +122,12 @@ def register_batch(emulator: WeChatEmulator) -> dict[Path, str]:
     return names
 
 
+def cascade(*engines: Any, **options: Any) -> of.Cascade:
+    """``of.Cascade`` judging image quality too (off by default), so that BATCH's blurred
+    card escalates."""
+    return of.Cascade(*engines, **{"quality": True, **options})
+
+
 def run(engine: of.Cascade, images: list[Any], cache: Path, **kw: Any) -> Any:
     return of.recognize(
         [str(p) for p in images], "idcard", engine=engine, cache_dir=cache, progress=False, **kw
@@ -145,7 +151,7 @@ def test_each_reason_escalates_and_a_confident_clean_row_stays_local(
 ) -> None:
     names = register_batch(emulator)
     first = batch_first()
-    df = run(of.Cascade(first, engine), BATCH, tmp_path / "cache")
+    df = run(cascade(first, engine), BATCH, tmp_path / "cache")
 
     assert reasons_of(df) == REASONS
     assert df["answered_by"].tolist() == ["local", "wechat", "wechat", "wechat", "wechat"]
@@ -170,7 +176,7 @@ def test_a_row_wechat_fails_on_keeps_the_local_answer(
     """An escalated row WeChat cannot read (101001) keeps what the local engine read."""
     first = batch_first()
     emulator.register(LOWCONF.read_bytes(), "idcard", {"errcode": 101001, "errmsg": "no card"})
-    df = run(of.Cascade(first, engine), [CLEAN, LOWCONF], tmp_path / "cache")
+    df = run(cascade(first, engine), [CLEAN, LOWCONF], tmp_path / "cache")
     assert df["answered_by"].tolist() == ["local", "local"]
     assert reasons_of(df) == [[], ["low confidence: id"]]
     assert df["name"].tolist() == ["本地一", "本地三"]
@@ -184,7 +190,7 @@ def test_escalate_true_sends_every_row(
     emulator: WeChatEmulator, engine: of.WeChatEngine, tmp_path: Path
 ) -> None:
     names = register_batch(emulator)
-    df = run(of.Cascade(batch_first(), engine, escalate=lambda row: True), BATCH, tmp_path / "c")
+    df = run(cascade(batch_first(), engine, escalate=lambda row: True), BATCH, tmp_path / "c")
     assert df["answered_by"].tolist() == ["wechat"] * 5
     # a row with no reason of its own says it was sent by the rule
     assert reasons_of(df) == [["escalate"], *REASONS[1:]]
@@ -198,7 +204,7 @@ def test_escalate_false_keeps_every_readable_row_but_not_an_error(
     """``Cascade.reasons``: an error answer escalates before ``escalate`` is asked (there
     is no local answer to keep); every other row follows the callable's verdict."""
     names = register_batch(emulator)
-    df = run(of.Cascade(batch_first(), engine, escalate=lambda row: False), BATCH, tmp_path / "c")
+    df = run(cascade(batch_first(), engine, escalate=lambda row: False), BATCH, tmp_path / "c")
     assert df["answered_by"].tolist() == ["local", "wechat", "local", "local", "local"]
     assert reasons_of(df) == [[], ["errcode 101001"], [], [], []]
     assert df["name"][1] == names[ERROR]
@@ -216,7 +222,7 @@ def test_escalate_sees_the_judged_row(
         seen.append(list(row["review_reasons"]))
         return bool(row["id_conf"] < 0.5)
 
-    df = run(of.Cascade(batch_first(), engine, escalate=only_unsure_ids), BATCH, tmp_path / "c")
+    df = run(cascade(batch_first(), engine, escalate=only_unsure_ids), BATCH, tmp_path / "c")
     assert df["answered_by"].tolist() == ["local", "wechat", "wechat", "local", "local"]
     assert sorted(seen) == sorted(r for r in REASONS if not r or r[0] != "errcode 101001")
     assert emulator.total_billed == 2
@@ -227,12 +233,12 @@ def test_another_escalate_rule_is_not_served_from_the_cache(
 ) -> None:
     register_batch(emulator)
     cache = tmp_path / "cache"
-    run(of.Cascade(batch_first(), engine, escalate=lambda row: True), BATCH, cache)
-    df = run(of.Cascade(batch_first(), engine, escalate=lambda row: False), BATCH, cache)
+    run(cascade(batch_first(), engine, escalate=lambda row: True), BATCH, cache)
+    df = run(cascade(batch_first(), engine, escalate=lambda row: False), BATCH, cache)
     assert df["answered_by"].tolist() == ["local", "wechat", "local", "local", "local"]
     # a named rule: the same name on a rerun is served from the run's cache
-    named = of.Cascade(batch_first(), engine, escalate=lambda row: False, rule_name="none")
-    assert named.identity == of.Cascade(batch_first(), engine, rule_name="none").identity
+    named = cascade(batch_first(), engine, escalate=lambda row: False, rule_name="none")
+    assert named.identity == cascade(batch_first(), engine, rule_name="none").identity
 
 
 # --- 3. caching of both answers -----------------------------------------------------------
@@ -244,11 +250,11 @@ def test_a_rerun_with_another_threshold_costs_nothing(
     register_batch(emulator)
     first = batch_first()
     cache = tmp_path / "cache"
-    before = run(of.Cascade(first, engine), BATCH, cache)
+    before = run(cascade(first, engine), BATCH, cache)
     assert (emulator.total_billed, first.calls) == (4, 5)
 
     # 0.2: the id read at 0.3 is now sure enough; nothing else changes
-    after = run(of.Cascade(first, engine, escalate_below=0.2), BATCH, cache)
+    after = run(cascade(first, engine, escalate_below=0.2), BATCH, cache)
     assert (emulator.total_billed, first.calls) == (4, 5)  # nothing asked again
     assert after["answered_by"].tolist() == ["local", "wechat", "local", "wechat", "wechat"]
     assert reasons_of(after) == [[], ["errcode 101001"], [], ["check_id_checksum"], ["warn_blur"]]
@@ -273,9 +279,9 @@ def test_a_third_engine_identity_would_pay(
     (so the rerun test's 0 calls come from the cache, not from a missing call)."""
     register_batch(emulator)
     cache = tmp_path / "cache"
-    run(of.Cascade(batch_first(), engine), BATCH, cache)
+    run(cascade(batch_first(), engine), BATCH, cache)
     newer = batch_first("local:canned-v2")
-    run(of.Cascade(newer, engine, escalate_below=0.2), BATCH, cache)
+    run(cascade(newer, engine, escalate_below=0.2), BATCH, cache)
     assert newer.calls == 5
     assert emulator.total_billed == 4  # WeChat's answers still cached
 
@@ -302,8 +308,8 @@ def test_audit_every_clean_row_and_report_agreement(
     paths = image_files(n)
     first = audit_batch(emulator, paths, differ=2)
     # quality=False: the tiny test images would all be "low resolution"
-    cascade = of.Cascade(first, engine, quality=False, audit_sample=1.0)
-    df = run(cascade, paths, tmp_path / "cache")
+    auditing = cascade(first, engine, quality=False, audit_sample=1.0)
+    df = run(auditing, paths, tmp_path / "cache")
 
     assert df["answered_by"].tolist() == ["local"] * n
     assert reasons_of(df) == [[]] * n
@@ -323,7 +329,7 @@ def audited_set(
 ) -> set[str]:
     emulator.reset_counters()
     first = audit_batch(emulator, paths, differ=None)
-    run(of.Cascade(first, engine, quality=False, audit_sample=0.5, seed=seed), paths, cache)
+    run(cascade(first, engine, quality=False, audit_sample=0.5, seed=seed), paths, cache)
     return set(emulator.billed)
 
 
@@ -346,7 +352,7 @@ def test_dry_run_bills_nothing_and_lists_the_rows_to_escalate(
     emulator: WeChatEmulator, tmp_path: Path
 ) -> None:
     first = batch_first()
-    df = run(of.Cascade(first, None), BATCH, tmp_path / "cache")
+    df = run(cascade(first, None), BATCH, tmp_path / "cache")
     assert emulator.total_billed == 0
     assert emulator.requests == 0
     assert df["answered_by"].tolist() == ["local"] * 5
@@ -368,9 +374,7 @@ def test_rate_limit_applies_to_paid_calls_only(
     for p in paths[:2]:  # two rows the local engine is unsure of
         first.answers[sha(Path(p).read_bytes())] = card("?", nationality=0.2)
     limiter = CountingLimiter()
-    df = run(
-        of.Cascade(first, engine, quality=False), paths, tmp_path / "cache", rate_limit=limiter
-    )
+    df = run(cascade(first, engine, quality=False), paths, tmp_path / "cache", rate_limit=limiter)
     assert df["answered_by"].tolist() == ["wechat"] * 2 + ["local"] * 10
     assert first.calls == 12
     assert emulator.total_billed == 2
@@ -390,7 +394,7 @@ def test_recognize_to_parquet_keeps_the_routing_columns(
         [str(p) for p in BATCH],
         "idcard",
         out,
-        engine=of.Cascade(batch_first(), engine),
+        engine=cascade(batch_first(), engine),
         cache_dir=tmp_path / "cache",
         progress=False,
     )
@@ -406,3 +410,45 @@ def test_recognize_to_parquet_keeps_the_routing_columns(
     assert info["billed_calls"] == emulator.total_billed == 4
     assert info["cascade"]["answered_by"] == {"wechat": 4, "local": 1}
     assert info["cascade"]["escalated"] == 4
+
+
+def test_what_a_second_reading_cannot_change_is_not_escalated(
+    emulator: WeChatEmulator, engine: of.WeChatEngine, tmp_path: Path
+) -> None:
+    """An expired card stays expired and a screen photo stays one: the cascade does not
+    pay WeChat for them, though needs_review still asks a person to look."""
+    screen = REPO / "sample_data" / "quality" / "idcard_screen.jpg"
+    expired_back = {
+        "errcode": 0,
+        "type": "Back",
+        "valid_date": "20050101-20150101",  # expired long before the run
+        "confidence": {"type": 0.99, "valid_date": 0.99},
+    }
+    first = Canned({sha(CLEAN.read_bytes()): expired_back, sha(screen.read_bytes()): card("屏")})
+    for path in (CLEAN, screen):
+        emulator.register(path.read_bytes(), "idcard", wechat("微信"))
+    df = run(cascade(first, engine), [CLEAN, screen], tmp_path / "cache")
+    assert reasons_of(df) == [[], []]
+    assert df["answered_by"].tolist() == ["local", "local"]
+    assert emulator.total_billed == 0
+    checked = of.recognize(
+        [str(CLEAN), str(screen)],
+        "idcard",
+        engine=first,
+        cache_dir=False,
+        progress=False,
+        checks=True,
+        quality=True,
+    )
+    reasons = [list(r) for r in checked["review_reasons"]]
+    assert "check_not_expired" in reasons[0] and "warn_screen_reshoot" in reasons[1]
+
+
+def test_by_default_quality_warnings_do_not_escalate(
+    emulator: WeChatEmulator, engine: of.WeChatEngine, tmp_path: Path
+) -> None:
+    register_batch(emulator)
+    df = run(of.Cascade(batch_first(), engine), BATCH, tmp_path / "cache")
+    assert reasons_of(df) == [*REASONS[:4], []]  # the blurred card read with confidence
+    assert df["answered_by"].tolist()[-1] == "local"
+    assert emulator.total_billed == 3

@@ -24,8 +24,8 @@ from tests.helpers import REPO, cli_env, run_cli
 
 IDCARD = REPO / "sample_data" / "idcard"
 DRY_LINE = re.compile(
-    r"dry run \(local engine only\): (\d+) rows, (\d+) would go to wechat .*"
-    r"at 0\.01 a call: (\d+\.\d\d); nothing was sent to wechat"
+    r"dry run \(local engine only\): (\d+) rows, (\d+) would go to wechat \(.*\), "
+    r"(\d+) billed calls; at 0\.01 a call: at most (\d+\.\d\d); nothing was sent to wechat"
 )
 
 
@@ -62,9 +62,10 @@ def test_dry_run_sends_nothing_and_prints_the_estimate(
     assert emu.total_billed == 0
     found = DRY_LINE.search(dry_run.stdout)
     assert found, dry_run.stdout
-    rows, escalated, cost = int(found[1]), int(found[2]), found[3]
+    rows, escalated, calls, cost = int(found[1]), int(found[2]), int(found[3]), found[4]
+    assert calls == escalated  # sample_data/idcard: no two escalated images alike
     assert rows == len(read_images(str(IDCARD)))
-    assert cost == f"{escalated * 0.01:.2f}"
+    assert cost == f"{calls * 0.01:.2f}"
 
 
 def test_dry_run_count_equals_the_library_count(

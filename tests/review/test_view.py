@@ -266,3 +266,13 @@ def test_the_image_shown_is_the_one_sent_with_the_runs_size_limit(
     session = ReviewSession(out)
     assert session.image(0).matches is True  # the bytes rebuilt have the row's sha256
     assert session.images.display(0).matches is False  # with the default limit: not them
+
+
+def test_the_row_view_says_which_engine_answered_and_why(driving: Path) -> None:
+    df = pd.read_parquet(driving)
+    df["answered_by"] = ["wechat", "local", None]
+    df["escalated_because"] = [["low confidence: vin"], [], None]
+    first = render_row(row_detail(df, 0, "driving", mask=False), None)
+    assert "answered by wechat (escalated: low confidence: vin)" in first
+    assert "answered by local</p>" in render_row(row_detail(df, 1, "driving"), None)
+    assert "answered by" not in render_row(row_detail(df, 2, "driving"), None)
