@@ -47,20 +47,11 @@ AUDIT_KEY = "audit"
 
 
 @runtime_checkable
-class RunAware(Protocol):
+class RunAware(Engine, Protocol):
     """An engine made of engines (:class:`ocr_frames.Cascade`): before its first call, a
     run hands it the answer cache and the run's policy, which it applies to each of its
     own engines' calls (the run then neither rate-limits nor retries the composite's
     calls itself); :attr:`billed_calls` and :attr:`billed` say what was billed."""
-
-    @property
-    def identity(self) -> str: ...
-
-    async def arecognize(
-        self, kind: str, image: bytes | None = None, *, img_url: str | None = None
-    ) -> Answer: ...
-
-    async def aclose(self) -> None: ...
 
     def bind_run(
         self, kind: str, cache: Any, *, concurrency: int, rate_limit: Any, retry: Any

@@ -395,7 +395,12 @@ async def stream_tables(
     in order; fills ``summary`` as it goes.  Documents have a row per page, so a value
     (and its position) may repeat."""
     cache = _open_cache(cache_dir)
-    run = _Run(engine, cache, kind, opts, summary)
+    try:
+        run = _Run(engine, cache, kind, opts, summary)
+    except BaseException:  # e.g. a Cascade already serving another run
+        if cache is not cache_dir:
+            cache.close()
+        raise
     started = time.perf_counter()
     bar = Progress(total=len(values), enabled=opts.progress, desc=f"ocr {kind}")
     try:
@@ -416,6 +421,8 @@ async def stream_tables(
             run.claims.close()
         summary.elapsed = time.perf_counter() - started
         bar.close(summary)
+        if isinstance(engine, RunAware):  # also when the run never started its chunks
+            engine.unbind_run()
         await engine.aclose()
         if cache is not cache_dir:
             cache.close()

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import ocr_frames as of
 from ocr_frames._cache.store import ResultCache, cache_key
 from ocr_frames.testing import WeChatEmulator
-from tests.helpers import REPO, ImageFiles
+from tests.helpers import REPO, ImageFiles, ScriptedEngine
 
 IDCARD = REPO / "sample_data" / "idcard"
 #: sharp, clean cards (no quality warning) and one the blur warning fires on
@@ -65,7 +65,7 @@ def wechat(name: str, addr: str = "北京市朝阳区") -> dict[str, Any]:
     return answer
 
 
-class Canned(of.BaseEngine):
+class Canned(ScriptedEngine):
     """A deterministic ``first``: the answer registered for the image's sha256 (an
     errcode 101001 for any other image); ``calls`` counts every call."""
 
@@ -73,17 +73,9 @@ class Canned(of.BaseEngine):
         self, answers: dict[str, dict[str, Any]], identity: str = "local:canned-v1"
     ) -> None:
         self.answers = answers
-        self.calls = 0
-        self._identity = identity
+        super().__init__(self._answer, identity)
 
-    @property
-    def identity(self) -> str:
-        return self._identity
-
-    async def arecognize(
-        self, kind: str, image: bytes | None = None, *, img_url: str | None = None
-    ) -> dict[str, Any]:
-        self.calls += 1
+    def _answer(self, kind: str, image: bytes | None) -> dict[str, Any]:
         assert image is not None
         return dict(self.answers.get(sha(image), {"errcode": 101001, "errmsg": "no card"}))
 
