@@ -135,7 +135,7 @@ class _Run:
         self.identity, self.kind = engine.identity, kind
         # an engine of engines (``Cascade``) applies the run's policy to each of its own
         # engines' calls, and keeps their answers in the run's cache
-        self.composite = isinstance(engine, RunAware)
+        composite = isinstance(engine, RunAware)
         if isinstance(engine, RunAware):
             engine.bind_run(
                 kind,
@@ -148,8 +148,8 @@ class _Run:
             engine,
             kind,
             concurrency=opts.concurrency,
-            rate_limit=None if self.composite else opts.rate_limit,
-            retry=RetryPolicy(max_attempts=1) if self.composite else opts.retry,
+            rate_limit=None if composite else opts.rate_limit,
+            retry=RetryPolicy(max_attempts=1) if composite else opts.retry,
         )
         self.claims = Claims(cache.directory) if isinstance(cache, ResultCache) else None
         self.writer = CacheWriter(cache, self.claims)

@@ -55,7 +55,7 @@ import pandas as pd
 
 from ocr_frames._cache.store import ResultCache
 from ocr_frames._engine.contract import AUDIT_KEY, Answer, Engine
-from ocr_frames._engine.policy import CallPool, Limiter, RetryPolicy
+from ocr_frames._engine.policy import DEFAULT_CONCURRENCY, CallPool, Limiter, RetryPolicy
 from ocr_frames._errors import CACHEABLE_CODES, ConfigurationError
 from ocr_frames._quality.assess import PROVENANCE_WARNINGS, assess
 from ocr_frames._run.quality import quality_columns
@@ -287,7 +287,11 @@ class Cascade:
 
     def _pool(self, kind: str) -> tuple[CallPool, CallPool | None]:
         if kind not in self._pools:
-            policy = self._policy or {"concurrency": 16, "rate_limit": None, "retry": None}
+            policy = self._policy or {
+                "concurrency": DEFAULT_CONCURRENCY,
+                "rate_limit": None,
+                "retry": None,
+            }
             first = CallPool(
                 self.first, kind, concurrency=policy["concurrency"], retry=policy["retry"]
             )

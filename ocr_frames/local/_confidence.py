@@ -198,10 +198,8 @@ class Index:
         found = self.match(value) if found is None else found
         if not found:
             return 0.0, 0.0
-        per_line = Counter(id(line) for line, _ in found.values())
-        lines = {id(line): line for line, _ in found.values()}
-        top, count = per_line.most_common(1)[0]
-        return len(found) / len(value), count / len(lines[top].keys)
+        line, at = _main_line(found)
+        return len(found) / len(value), len(at) / len(line.keys)
 
     def probabilities(self, value: str, found: Found | None = None) -> list[float]:
         """The probability of each counted letter of ``value`` (see the module docstring;
@@ -214,6 +212,15 @@ class Index:
             line, at = found.get(i, (None, 0))
             out.append(UNMATCHED if line is None else _probability_of(c, line, at))
         return out
+
+
+def _main_line(found: Found) -> tuple[_Line, list[int]]:
+    """The line holding most of a found value (the first such, in the value's order), and
+    where in it the value's characters are."""
+    per_line = Counter(id(line) for line, _ in found.values())
+    top = per_line.most_common(1)[0][0]
+    line = next(line for line, _ in found.values() if id(line) == top)
+    return line, [at for held, at in found.values() if held is line]
 
 
 def _probability_of(char: str, line: _Line, at: int) -> float:
@@ -238,12 +245,9 @@ def field_box(found: Found) -> dict[str, Any] | None:
     on the page."""
     if not found:
         return None
-    per_line = Counter(id(line) for line, _ in found.values())
-    top = per_line.most_common(1)[0][0]
-    line = next(line for line, _ in found.values() if id(line) == top)
+    line, at = _main_line(found)
     if line.quad is None:
         return None
-    at = [i for held, i in found.values() if held is line]
     start, end = min(at) / len(line.keys), (max(at) + 1) / len(line.keys)
     lt, rt, rb, lb = line.quad
     corners = (_lerp(lt, rt, start), _lerp(lt, rt, end), _lerp(lb, rb, end), _lerp(lb, rb, start))

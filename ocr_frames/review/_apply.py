@@ -45,7 +45,6 @@ nothing here reads or writes the answer cache: it holds what the engine said.
 
 from __future__ import annotations
 
-import math
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -58,6 +57,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ocr_frames._tables.dates import split_validity
+from ocr_frames._tables.parquet import read_metadata
 from ocr_frames.checks import add_checks, add_review, resolve_kind
 from ocr_frames.kinds import (
     ANSWERED_BY,
@@ -70,6 +70,7 @@ from ocr_frames.kinds import (
     schema,
     spec,
 )
+from ocr_frames.review._cells import cell_int, cell_text, missing
 from ocr_frames.review._store import ReviewsLike as Reviews
 from ocr_frames.review._store import reviews_table
 
@@ -98,10 +99,12 @@ class StaleReviewWarning(UserWarning):
 
 
 def kind_of_parquet(path: str | os.PathLike[str]) -> str | None:
-    """The kind an output Parquet file of ocr-frames holds (its ``ocr_frames.kind``
-    metadata), or None when it does not say."""
+    """The kind an output Parquet file of ocr-frames holds (its schema's
+    ``ocr_frames.kind``, else the kind in its ``ocr_frames`` metadata, which is all
+    ``write_parquet`` leaves), or None when it does not say."""
     raw = (pq.read_schema(path).metadata or {}).get(b"ocr_frames.kind")
-    return raw.decode() if raw else None
+    kind = raw.decode() if raw else read_metadata(path).get("kind")
+    return kind if isinstance(kind, str) else None
 
 
 def correctable_fields(kind: str) -> dict[str, pa.DataType]:
@@ -120,27 +123,6 @@ def correctable_fields(kind: str) -> dict[str, pa.DataType]:
 
 
 # --- which reviews hold, per row ----------------------------------------------------------
-
-
-def _missing(value: object) -> bool:
-    if isinstance(value, np.generic):  # a numpy float32 NaN is no Python float
-        value = value.item()
-    return (
-        value is None
-        or value is pd.NA
-        or value is pd.NaT
-        or (isinstance(value, float) and math.isnan(value))
-    )
-
-
-def _text(value: object) -> str | None:
-    return None if _missing(value) else str(value)
-
-
-def _int(value: object) -> int | None:
-    if _missing(value):
-        return None
-    return int(value) if isinstance(value, int | float | np.number) else int(str(value))
 
 
 def _matched(
@@ -163,8 +145,8 @@ def _matched(
             )
         if row is None or not 0 <= row < len(sha256s):
             out_of_range += 1
-        elif record["sha256"] != _text(sha256s[row]) or (
-            pages is not None and record["page"] != _int(pages[row])
+        elif record["sha256"] != cell_text(sha256s[row]) or (
+            pages is not None and record["page"] != cell_int(pages[row])
         ):
             stale += 1
         else:
@@ -246,13 +228,13 @@ def _is_text(dtype: object) -> bool:
 def _plain(value: object) -> object:
     if isinstance(value, np.generic):
         return value.item()
-    return None if not isinstance(value, np.ndarray | list) and _missing(value) else value
+    return None if not isinstance(value, np.ndarray | list) and missing(value) else value
 
 
 def _rebuild(values: list[object], like: pd.Series[Any]) -> pd.Series[Any]:
     """``values`` as a column of ``like``'s dtype (object if they do not fit it)."""
     if _is_text(like.dtype):  # a masked date column is text: dates go in as ISO text
-        values = [v.isoformat() if isinstance(v, date) else _text(v) for v in values]
+        values = [cell_text(v) for v in values]
     try:
         return pd.Series(values, index=like.index, dtype=like.dtype, name=like.name)
     except (TypeError, ValueError, pa.ArrowException):

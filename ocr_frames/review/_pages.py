@@ -8,13 +8,13 @@ both served by the app under ``/static/`` with the token like every other route.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping
 from importlib import resources
 from typing import Any, Final
 from urllib.parse import urlencode
 
-from ocr_frames.review._view import ImageRef, render_row
+from ocr_frames.review._view import ImageRef, chips, render_row
+from ocr_frames.review._view import escape as _e
 
 __all__ = ["HELP", "STATIC", "list_page", "row_page", "static_file"]
 
@@ -43,10 +43,6 @@ def static_file(name: str) -> bytes:
     return resources.files("ocr_frames.review").joinpath(f"static/{name}").read_bytes()
 
 
-def _e(value: object) -> str:
-    return "" if value is None else html.escape(str(value), quote=True)
-
-
 def _url(path: str, token: str, **params: object) -> str:
     query = {"token": token, **{k: v for k, v in params.items() if v is not None}}
     return f"{path}?{urlencode(query)}"
@@ -64,10 +60,6 @@ def _shell(title: str, token: str, body: str, page: str) -> str:
         f"<script defer src='{_e(_url('/static/review.js', token))}'></script>"
         f"</head><body data-page='{page}'>{body}</body></html>"
     )
-
-
-def _reasons(reasons: list[str]) -> str:
-    return "".join(f"<span class='of-chip of-reason'>{_e(r)}</span>" for r in reasons)
 
 
 def list_page(data: Mapping[str, Any], token: str, output_name: str) -> str:
@@ -93,7 +85,7 @@ def list_page(data: Mapping[str, Any], token: str, output_name: str) -> str:
             f"<td><a href='{_e(link)}'>{row['row']}</a></td>"
             f"<td><span class='of-status of-status-{_e(row['status'])}'>{_e(row['status'])}"
             f"</span></td><td>{conf}</td>"
-            f"<td>{_reasons(row['reasons'])}</td>"
+            f"<td>{chips(row['reasons'], 'of-reason')}</td>"
             f"<td>{_e(row['source'])}{' p' + _e(row['page']) if row['page'] else ''}</td>"
             + "".join(f"<td>{_e(row['fields'].get(k))}</td>" for k in keys)
             + "</tr>"

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,7 +21,6 @@ from pathlib import Path
 from typing import Any, Final
 
 import pandas as pd
-import pyarrow.parquet as pq
 
 from ocr_frames._sources.display import DisplayError, ImageIndex, Shown
 from ocr_frames._sources.limits import MAX_IMAGE_BYTES
@@ -30,7 +28,8 @@ from ocr_frames._tables.parquet import read_metadata
 from ocr_frames.checks import add_checks, add_review, report_html
 from ocr_frames.kinds import KINDS, spec
 from ocr_frames.mask import MASKED_COLUMNS, mask_frame
-from ocr_frames.review._apply import review_state
+from ocr_frames.review._apply import kind_of_parquet, review_state
+from ocr_frames.review._cells import cell_int, cell_text, missing
 from ocr_frames.review._store import DECISIONS, Review, ReviewLog, reviews_path
 from ocr_frames.review._view import editable_fields, file_name, row_detail, status_label
 
@@ -63,9 +62,8 @@ class _Row:
 def _kind_of(path: Path) -> str:
     """The kind an output file says it holds (written by ``recognize_to_parquet`` and
     ``write_parquet``)."""
-    meta = pq.read_schema(path).metadata or {}
-    kind = meta.get(b"ocr_frames.kind", b"").decode() or read_metadata(path).get("kind")
-    if not isinstance(kind, str) or kind not in KINDS:
+    kind = kind_of_parquet(path)
+    if kind not in KINDS:
         raise ValueError(
             f"{path.name} is not an ocr-frames output (no kind in its Parquet metadata)"
         )
@@ -99,10 +97,10 @@ class ReviewSession:
         self.mask = mask
         self.default_filter = default_filter
         self.log = ReviewLog(reviews_path(self.output))
-        self._sha = [_text(v) for v in self.frame["sha256"].tolist()]
-        self._pages = [_int(v) for v in self.frame["page"].tolist()]
+        self._sha = [cell_text(v) for v in self.frame["sha256"].tolist()]
+        self._pages = [cell_int(v) for v in self.frame["page"].tolist()]
         self.images = ImageIndex(
-            [_text(v) for v in self.frame["source"].tolist()]
+            [cell_text(v) for v in self.frame["source"].tolist()]
             if "source" in self.frame.columns
             else [None] * len(self.frame),
             self._pages,
@@ -149,7 +147,8 @@ class ReviewSession:
         """``GET /api/rows``: the rows of filter ``which`` (row number, status, reasons,
         masked key fields, lowest confidence), ``limit`` of them from ``offset``."""
         which = which or self.default_filter
-        positions = self._positions(which)
+        positions = self._positions(which)  # refuses an unknown filter
+        counts = {f: len(positions if f == which else self._positions(f)) for f in FILTERS}
         page = positions[max(offset, 0) : max(offset, 0) + max(0, min(limit, MAX_LIST))]
         states = self._states()
         part = self.frame.iloc[page]
@@ -159,7 +158,7 @@ class ReviewSession:
         out = []
         for n, row in enumerate(page):
             state = states.get(row)
-            fields = {k: _plain_text(shown[k].iloc[n]) for k in keys if k in shown}
+            fields = {k: cell_text(shown[k].iloc[n]) for k in keys if k in shown}
             if state is not None and not self.mask:
                 fields.update({k: v for k, v in state.fields.items() if k in fields})
             low = [v for v in (part[c].iloc[n] for c in confs) if _is_number(v)]
@@ -168,11 +167,11 @@ class ReviewSession:
                 {
                     "row": row,
                     "status": status_label(state.decision if state else None),
-                    "needs_review": _plain_text(part["needs_review"].iloc[n]) == "True",
+                    "needs_review": cell_text(part["needs_review"].iloc[n]) == "True",
                     "reasons": [str(r) for r in reasons] if reasons is not None else [],
-                    "errcode": _int(part["errcode"].iloc[n]),
+                    "errcode": cell_int(part["errcode"].iloc[n]),
                     "source": file_name(part["source"].iloc[n]) if "source" in part else None,
-                    "page": _int(part["page"].iloc[n]),
+                    "page": cell_int(part["page"].iloc[n]),
                     "fields": fields,
                     "min_conf": round(float(min(low)), 4) if low else None,
                 }
@@ -183,7 +182,7 @@ class ReviewSession:
             "total": len(positions),
             "offset": offset,
             "rows": out,
-            "counts": {f: len(self._positions(f)) for f in FILTERS},
+            "counts": counts,
         }
 
     def _check_row(self, i: int) -> None:
@@ -203,8 +202,8 @@ class ReviewSession:
             corrections=state.fields if state else None,
             status=status_label(state.decision if state else None),
         )
-        path = self.images.resolve(i)
-        detail["image"] = {"available": path is not None, "missing": self.images.missing(i)}
+        why = self.images.missing(i)  # "" when the file is there
+        detail["image"] = {"available": not why, "missing": why}
         return detail
 
     def report(self, link: Callable[[int], str]) -> str:
@@ -241,11 +240,11 @@ class ReviewSession:
         """``POST /api/rows/{i}/review``: record a decision; answers the row's new detail."""
         self._check_row(i)
         decision, fields, note = self._parse(i, body)
-        sha, page = self._sha[i], _int(self.frame["page"].iloc[i])
+        sha, page = self._sha[i], self._pages[i]
         if decision == "correct":
             records = [
                 Review(
-                    i, sha, page, name, _plain_text(self.frame[name].iloc[i]), value, decision, note
+                    i, sha, page, name, cell_text(self.frame[name].iloc[i]), value, decision, note
                 )
                 for name, value in fields.items()
             ]
@@ -288,6 +287,7 @@ class ReviewSession:
         allowed = editable_fields(self.kind)
         dates = set(spec(self.kind).dates)
         masked = set(MASKED_COLUMNS[self.kind]) if self.mask else set()
+        state = self._states().get(i)
         out = {}
         for name, value in fields.items():
             if name not in allowed:
@@ -301,9 +301,8 @@ class ReviewSession:
                 raise RequestError(400, f"{name}: type the whole value, not its masked form")
             if name in dates:
                 value = _iso_date(name, value)
-            state = self._states().get(i)
             undo = state is not None and name in state.fields  # back to what was read
-            if value == _plain_text(self.frame[name].iloc[i]) and not undo:
+            if value == cell_text(self.frame[name].iloc[i]) and not undo:
                 raise RequestError(400, f"{name}: the value read already says so; approve instead")
             out[name] = value
         return out
@@ -330,22 +329,4 @@ def _iso_date(name: str, text: str) -> str:
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not (isinstance(value, float) and math.isnan(value))
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _int(value: object) -> int | None:
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return int(str(value))
-
-
-def _plain_text(value: object) -> str | None:
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
+    return isinstance(value, (int, float)) and not missing(value)

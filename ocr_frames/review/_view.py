@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import html
 import json
-import math
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Final
@@ -32,13 +31,16 @@ from ocr_frames.kinds import (
     spec,
 )
 from ocr_frames.mask import mask_frame
+from ocr_frames.review._cells import missing
 
 __all__ = [
     "CONFIDENT",
     "UNSURE",
     "ImageRef",
+    "chips",
     "confidence_band",
     "editable_fields",
+    "escape",
     "file_name",
     "render_row",
     "row_detail",
@@ -72,9 +74,7 @@ def editable_fields(kind: str) -> tuple[str, ...]:
 
 def _plain(value: object) -> Any:
     """``value`` as JSON data (None for missing; dates as ISO text; numpy scalars)."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float) and math.isnan(value):
+    if not isinstance(value, (np.ndarray, list, tuple, dict)) and missing(value):
         return None
     if isinstance(value, (datetime, date)):
         return value.isoformat()[:10]
@@ -243,8 +243,12 @@ def file_name(source: object) -> str | None:
 # --- HTML ---------------------------------------------------------------------------------
 
 
-def _e(value: object) -> str:
+def escape(value: object) -> str:
+    """``value`` as HTML text, quotes included ('' for None)."""
     return "" if value is None else html.escape(str(value), quote=True)
+
+
+_e = escape
 
 
 def _overlay(boxes: Sequence[Mapping[str, Any]], width: int, height: int) -> str:
@@ -340,7 +344,8 @@ def _items_html(detail: Mapping[str, Any]) -> str:
     )
 
 
-def _chips(names: Sequence[str], css: str) -> str:
+def chips(names: Sequence[str], css: str) -> str:
+    """Each of ``names`` as a labelled chip of class ``css`` (escaped)."""
     return "".join(f"<span class='of-chip {css}'>{_e(n)}</span>" for n in names)
 
 
@@ -370,10 +375,10 @@ def render_row(detail: Mapping[str, Any], image: ImageRef | None) -> str:
         f"<p class='of-head'><span class='of-status of-status-{_e(detail['status'])}'>"
         f"{_e(detail['status'])}</span> row {detail['row']} · {_e(file_name(detail['source']))}"
         f"{' · page ' + _e(detail['page']) if detail['page'] else ''}{_answered(detail)}</p>"
-        f"{error}<div class='of-reasons'>{_chips(detail['reasons'], 'of-reason')}</div>"
+        f"{error}<div class='of-reasons'>{chips(detail['reasons'], 'of-reason')}</div>"
         f"<table class='of-fields'><thead><tr><th>field</th><th>value</th><th>conf</th></tr>"
         f"</thead><tbody>{_field_rows(detail)}</tbody></table>{_items_html(detail)}"
-        f"<div class='of-checks'>{_chips(detail['checks_failed'], 'of-check')}"
-        f"{_chips(detail['warnings'], 'of-warn')}</div>"
+        f"<div class='of-checks'>{chips(detail['checks_failed'], 'of-check')}"
+        f"{chips(detail['warnings'], 'of-warn')}</div>"
         "</div></div>"
     )

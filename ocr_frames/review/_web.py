@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ocr_frames._base.files import create_private
 from ocr_frames.review._pages import STATIC, list_page, row_page, static_file
-from ocr_frames.review._session import RequestError, ReviewSession
+from ocr_frames.review._session import MAX_LIST, RequestError, ReviewSession
 from ocr_frames.review._view import ImageRef
 
 if TYPE_CHECKING:
@@ -214,14 +214,14 @@ def build_app(session: ReviewSession, token: str, port: int) -> Starlette:
         i = row_number(request)
         which = request.query_params.get("filter") or session.default_filter
         detail = await run_in_threadpool(session.detail, i)
-        image = await run_in_threadpool(_image_ref, session, i, token)
+        image = await run_in_threadpool(_image_ref, session, i, token, detail["image"])
         around = await run_in_threadpool(session.neighbours, i, which)
         page = row_page(detail, image, token, which=which, neighbours=around, output_name=name)
         return HTMLResponse(page)
 
     async def api_rows(request: Request) -> Response:
         query = request.query_params
-        offset, limit = _count(query.get("offset"), 0), _count(query.get("limit"), 2000)
+        offset, limit = _count(query.get("offset"), 0), _count(query.get("limit"), MAX_LIST)
         return JSONResponse(
             await run_in_threadpool(session.rows, query.get("filter"), offset, limit)
         )
@@ -300,10 +300,11 @@ def _count(text: str | None, default: int | None) -> Any:
     return int(text)
 
 
-def _image_ref(session: ReviewSession, i: int, token: str) -> ImageRef:
-    path = session.images.resolve(i)
-    if path is None:
-        return ImageRef(None, missing=session.images.missing(i))
+def _image_ref(session: ReviewSession, i: int, token: str, where: Mapping[str, Any]) -> ImageRef:
+    """Row ``i``'s image for the row page; ``where``: the detail's ``image`` (whether the
+    file is there, and why not)."""
+    if not where["available"]:
+        return ImageRef(None, missing=where["missing"])
     try:
         shown = session.image(i)
     except RequestError as exc:
